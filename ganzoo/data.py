@@ -53,7 +53,7 @@ class RealData(ABC):
         """Position in the data order, for resuming."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 - stateless sources need nothing
         """Restore the position saved by :meth:`state_dict`."""
 
     def describe(self) -> dict[str, Any]:

@@ -8,9 +8,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from ganzoo.errors import DuplicateNameError, PluginError, UnknownNameError
-from ganzoo.specs import KINDS, SPEC_TYPES, ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, Provider, Spec
+from ganzoo.specs import (
+    KINDS,
+    SPEC_TYPES,
+    ArchitectureSpec,
+    DatasetSpec,
+    LossSpec,
+    MetricSpec,
+    Provider,
+    Spec,
+)
 
 KIND_LABELS = {"loss": "loss", "arch": "architecture", "dataset": "data set", "metric": "metric"}
+KIND_PLURALS = {"loss": "losses", "arch": "architectures", "dataset": "data sets", "metric": "metrics"}
 
 
 @dataclass(frozen=True)

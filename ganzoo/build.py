@@ -1,0 +1,89 @@
+"""Turn a :class:`TrainConfig` into live objects through the registry: loss, data, generator, critic, optimizers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganzoo.config import TrainConfig
+from ganzoo.data import RealData
+from ganzoo.errors import ConfigError
+from ganzoo.loss import GANLoss
+from ganzoo.registry import Registry
+
+USER_SOURCES = ("--set", "command line")
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """cuda if present, else mps, else cpu; an explicit request must be available."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {requested!r}", hint="use auto, cpu, cuda, cuda:N or mps") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available", hint="use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--device mps was asked for but MPS is not available", hint="use --device cpu")
+    return device
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+def enforce_critic_requirements(config: TrainConfig, registry: Registry, loss: GANLoss) -> None:
+    """A loss that forbids batch norm in the critic gets layer norm instead (the WGAN-GP paper's choice).
+
+    The switch is recorded in ``config.sources`` and ``config.notes``; asking for batch norm explicitly is an error.
+    """
+    if not loss.forbids_critic_batchnorm:
+        return
+    option = registry.arch(config.arch).critic_norm_option
+    if option is None or config.arch_options.get(option) != "batch":
+        return
+    key = f"arch.{option}"
+    if config.sources.get(key) in USER_SOURCES or config.sources.get(option) in USER_SOURCES:
+        raise ConfigError(
+            f"loss {config.loss!r} forbids batch norm in the critic (it couples the samples; the penalty is per "
+            "sample), but batch norm was asked for", hint=f"use --set {option}=layer or --set {option}=none")
+    config.arch_options[option] = "layer"
+    config.sources[key] = f"required by loss {config.loss!r}"
+    config.notes.append(f"critic normalisation: batch norm replaced by layer norm because loss {config.loss!r} "
+                        "forbids batch norm in the critic (WGAN-GP paper, section 4)")
+
+
+@dataclass
+class Components:
+    loss: GANLoss
+    data: RealData
+    generator: nn.Module
+    critic: nn.Module
+
+
+def build_components(config: TrainConfig, registry: Registry, device: torch.device) -> Components:
+    """Build everything a run needs; the config is completed (critic norm) before the networks are built."""
+    loss = registry.loss(config.loss).factory(**config.loss_options)
+    enforce_critic_requirements(config, registry, loss)
+    data = registry.dataset(config.dataset).factory(**config.dataset_options)
+    torch.manual_seed(config.seed)
+    generator, critic = registry.arch(config.arch).factory(data.shape, config.latent_dim, **config.arch_options)
+    if loss.forbids_critic_batchnorm and has_batchnorm(critic):
+        raise ConfigError(
+            f"architecture {config.arch!r} builds a critic with batch norm, which loss {config.loss!r} forbids",
+            hint="choose an architecture without batch norm in the critic (e.g. dcgan-nobn or mlp)")
+    return Components(loss, data.to(device), generator.to(device), critic.to(device))
+
+
+def make_optimizer(config: TrainConfig, params: object) -> torch.optim.Optimizer:
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr)  # type: ignore[arg-type]
+    betas = (float(config.betas[0]), float(config.betas[1]))  # type: ignore[index]
+    return torch.optim.Adam(params, lr=config.lr, betas=betas)  # type: ignore[arg-type]

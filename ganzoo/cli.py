@@ -1,0 +1,153 @@
+"""The ``ganzoo`` command. Thin: parse, call :mod:`ganzoo.api`, print. Errors print as a message, not a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ganzoo.errors import GanzooError
+from ganzoo.registry import KIND_PLURALS
+from ganzoo.specs import KINDS
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="ganzoo: a plugin-based GAN zoo. `ganzoo list` shows what is installed.")
+
+
+def _registry() -> Any:
+    from ganzoo.plugins import get_registry
+
+    registry = get_registry()
+    for failure in registry.failures:
+        typer.secho(f"warning: plugin {failure.name!r} ({failure.distribution}) was not loaded: {failure.error}",
+                    err=True, fg="yellow")
+    return registry
+
+
+def _loss_defaults_epilog() -> str:
+    """The paper defaults of every installed loss, for `ganzoo train --help`."""
+    try:
+        from ganzoo.plugins import get_registry
+
+        specs = get_registry().entries("loss")
+    except GanzooError:
+        return ""
+    lines = ["Paper defaults by loss (used unless you pass a flag or --set):\n\n"]
+    for spec in specs:
+        shown = ", ".join(f"{k}={v}" for k, v in spec.defaults().items() if v is not None)
+        lines.append(f"  {spec.name}: {shown}\n\n")
+    return "".join(lines)
+
+
+@app.command(epilog=None)
+def train(
+    arch: str = typer.Argument(..., help="architecture name (`ganzoo list --kind arch`)"),
+    loss: str = typer.Argument(..., help="loss name (`ganzoo list --kind loss`)"),
+    dataset: str = typer.Option("fashion-mnist", "--dataset", "-d", help="data set name"),
+    steps: int | None = typer.Option(None, help="generator steps [default: 1000]"),
+    batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="[default: from the loss]"),
+    lr: float | None = typer.Option(None, help="learning rate [default: from the loss]"),
+    n_critic: int | None = typer.Option(None, "--n-critic", help="critic steps per generator step [default: loss]"),
+    seed: int | None = typer.Option(None, help="random seed [default: 0]"),
+    device: str | None = typer.Option(None, help="auto (cuda, else mps, else cpu), cpu, cuda, mps"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="run directory [default: runs/ARCH-LOSS-DATA-TIME]"),
+    sample_every: int | None = typer.Option(None, "--sample-every", help="steps between sample grids"),
+    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="steps between checkpoints"),
+    set_: list[str] = typer.Option([], "--set", "-s", help="key=value: any option of the loss, arch or data set"),
+    resume: Path | None = typer.Option(None, "--resume", help="continue this run directory from its checkpoint"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Train ARCH with LOSS, e.g. `ganzoo train dcgan wgan-gp`."""
+    from ganzoo import api
+
+    registry = _registry()
+    if resume is not None:
+        result = api.resume(resume, progress=not quiet, registry=registry)
+    else:
+        result = api.train(arch, loss, dataset, out=out, sets=set_, progress=not quiet, registry=registry,
+                           steps=steps, batch_size=batch_size, lr=lr, n_critic=n_critic, seed=seed, device=device,
+                           sample_every=sample_every, checkpoint_every=checkpoint_every)
+    status = "interrupted: checkpoint saved" if result.interrupted else "done"
+    last = result.last
+    typer.echo(f"{status} at step {result.step}: " + ", ".join(
+        f"{k}={last[k]:.4g}" for k in ("critic_loss", "generator_loss", "w_estimate") if last.get(k) is not None))
+    typer.echo(f"  run:        {result.run_dir}")
+    typer.echo(f"  samples:    {result.samples}")
+    typer.echo(f"  curves:     {result.curves}")
+    typer.echo(f"  checkpoint: {result.checkpoint}")
+    typer.echo(f"  metrics:    {result.run_dir / 'metrics.jsonl'}")
+    if result.interrupted:
+        typer.echo(f"  resume with: ganzoo train {arch} {loss} --resume {result.run_dir}")
+        raise typer.Exit(130)
+
+
+@app.command("list")
+def list_(
+    pattern: str | None = typer.Argument(None, help="shell-style pattern, e.g. 'wgan*'"),
+    kind: str | None = typer.Option(None, "--kind", "-k", help="loss, arch, dataset or metric"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Every loss, architecture, data set and metric, with aliases, defaults and provider."""
+    if kind is not None and kind not in KINDS:
+        raise GanzooError(f"unknown kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
+    entries = _registry().entries(kind, pattern)
+    rows = [{"kind": s.kind, "name": s.name, "aliases": list(s.aliases), "defaults": s.defaults(),
+             "description": s.description, "paper": s.paper,
+             "provider": {"distribution": s.provider.distribution, "version": s.provider.version,
+                          "plugin": s.provider.plugin} if s.provider else None} for s in entries]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        typer.echo("nothing matches" + (f" {pattern!r}" if pattern else ""))
+        return
+    current = None
+    for row in rows:
+        if row["kind"] != current:
+            current = row["kind"]
+            typer.secho(f"{KIND_PLURALS[current]}:", bold=True)
+        aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
+        provider = row["provider"]
+        typer.echo(f"  {row['name']}{aliases}  [{provider['distribution']} {provider['version']}]")
+        if row["description"]:
+            typer.echo(f"      {row['description']}")
+        if row["defaults"]:
+            typer.echo("      defaults: " + ", ".join(f"{k}={v}" for k, v in row["defaults"].items()))
+
+
+@app.command()
+def plugins(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Installed plugin distributions with their versions and hooks, and any that failed to load."""
+    registry = _registry()
+    rows = [{"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": list(p.hooks),
+             "builtin": p.builtin} for p in registry.plugins]
+    failed = [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in registry.failures]
+    if as_json:
+        typer.echo(json.dumps({"plugins": rows, "failed": failed}, indent=2))
+        return
+    for row in rows:
+        tag = " (built-in)" if row["builtin"] else ""
+        typer.echo(f"{row['distribution']} {row['version']}: {row['name']}{tag}  hooks: {', '.join(row['hooks'])}")
+    for row in failed:
+        typer.echo(f"FAILED {row['distribution']}: {row['name']}: {row['error']}")
+
+
+def main() -> None:
+    """Entry point: run the app; a GanzooError prints its message and hint and exits with status 2."""
+    command = typer.main.get_command(app)
+    if "train" in command.commands and "--help" in sys.argv and "train" in sys.argv:  # type: ignore[attr-defined]
+        command.commands["train"].epilog = _loss_defaults_epilog()  # type: ignore[attr-defined]
+    try:
+        command(standalone_mode=True)
+    except GanzooError as exc:
+        typer.secho(f"error: {exc.message}", err=True, fg="red")
+        if exc.hint:
+            typer.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

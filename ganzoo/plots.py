@@ -1,0 +1,85 @@
+"""Pictures of a run: sample grids (images), scatters over the real data (2-D points), and training curves."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from ganzoo.files import atomic_write
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
+    """Save images in [-1, 1] ([N, C, H, W]) as one PNG grid."""
+    from torchvision.utils import save_image
+
+    images = images.detach().float().cpu().clamp(-1, 1).add(1).div(2)
+    nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
+    return atomic_write(path, lambda tmp: save_image(images, tmp, nrow=nrow, padding=2, format="png"))
+
+
+def save_scatter(fake: Tensor, real: Tensor, path: str | Path, title: str = "") -> Path:
+    """Generated 2-D points over real ones."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    real_np, fake_np = real.detach().float().cpu().numpy(), fake.detach().float().cpu().numpy()
+    ax.scatter(real_np[:, 0], real_np[:, 1], s=4, alpha=0.3, c="tab:blue", label="real")
+    ax.scatter(fake_np[:, 0], fake_np[:, 1], s=4, alpha=0.6, c="tab:orange", label="generated")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
+
+
+def save_samples(fake: Tensor, real: Tensor | None, kind: str, path: str | Path, title: str = "") -> Path:
+    """A picture of samples: a grid for images, a scatter over ``real`` for points."""
+    if kind == "points":
+        if real is None:
+            raise ValueError("a scatter of points needs real points to draw under them")
+        return save_scatter(fake, real, path, title)
+    return save_image_grid(fake, path)
+
+
+def save_curves(records: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Critic and generator losses, the W estimate and any logged metric, against the generator step."""
+    plt = _pyplot()
+    panels = [("losses", ["critic_loss", "generator_loss"]), ("W estimate", ["w_estimate"])]
+    metric_keys = sorted({k for r in records for k in r if k.startswith("eval/")})
+    if metric_keys:
+        panels.append(("evaluation", metric_keys))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.6 * len(panels)), dpi=100, sharex=True, squeeze=False)
+    for ax, (label, keys) in zip(axes[:, 0], panels, strict=False):
+        for key in keys:
+            points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+            if points:
+                steps, values = zip(*points, strict=False)
+                ax.plot(steps, values, label=key, linewidth=1)
+        ax.set_ylabel(label)
+        if ax.has_data():
+            ax.legend(loc="best", fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "not estimated by this loss", ha="center", va="center", transform=ax.transAxes)
+    axes[-1, 0].set_xlabel("generator step")
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)

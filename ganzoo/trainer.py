@@ -1,0 +1,274 @@
+"""The training loop: one loop for every loss (Algorithm 1 of the WGAN papers, generalised).
+
+Per generator step: ``n_critic`` critic updates, each on a NEW real batch and NEW noise, each ONE backward of the
+whole critic objective (objective + penalty) and ONE optimizer step followed by the loss's ``after_critic_step``
+(e.g. weight clipping); then one generator update. Everything that differs between losses lives in the loss plugin.
+
+A run directory holds ``config.json``, ``metrics.jsonl`` (one line per generator step, flushed as it goes),
+``samples/step_NNNNNNN.png`` from fixed noise, ``curves.png`` and ``checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganzoo import __version__
+from ganzoo.build import build_components, make_optimizer, select_device
+from ganzoo.checkpoint import load_checkpoint, save_checkpoint
+from ganzoo.config import TrainConfig
+from ganzoo.errors import GanzooError
+from ganzoo.files import atomic_write_bytes, atomic_write_json
+from ganzoo.plots import save_curves, save_samples
+from ganzoo.registry import Registry
+
+LOGGED = ("critic_loss", "generator_loss", "w_estimate", "penalty", "grad_norm")
+FLUSH_EVERY = 10  # steps between host syncs for logging
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    interrupted: bool
+    last: dict[str, Any]
+    samples: Path | None = None
+    curves: Path | None = None
+    checkpoint: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class _StopFlag:
+    """First Ctrl-C asks the loop to stop at the end of the step (and checkpoint); a second one aborts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Trainer:
+    """Train ``config`` with components from ``registry``, writing everything to ``run_dir``."""
+
+    def __init__(self, config: TrainConfig, registry: Registry, run_dir: str | Path,
+                 progress: bool = True, echo: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.echo = echo
+        self.device = select_device(config.device)
+        parts = build_components(config, registry, self.device)
+        self.loss, self.data = parts.loss, parts.data
+        self.generator, self.critic = parts.generator, parts.critic
+        self.opt_g = make_optimizer(config, self.generator.parameters())
+        self.opt_d = make_optimizer(config, self.critic.parameters())
+        self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
+        picture_rng = torch.Generator(device=self.device).manual_seed(config.seed + 2)
+        self.fixed_z = torch.randn(config.n_samples, config.latent_dim, generator=picture_rng, device=self.device)
+        self.real_for_plots = self.data.sample(1000, picture_rng) if self.data.kind == "points" else None
+        self.step = 0
+        self.elapsed = 0.0
+        self.records: list[dict[str, Any]] = []
+
+    # --- state ------------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "rng_torch": torch.get_rng_state(), "rng_train": self.rng.get_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "data": self.data.state_dict(), "fixed_z": self.fixed_z, "elapsed": self.elapsed,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        torch.set_rng_state(state["rng_torch"])
+        self.rng.set_state(state["rng_train"])
+        if state["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self.data.load_state_dict(state["data"])
+        self.fixed_z = state["fixed_z"].to(self.device)
+        self.elapsed = float(state["elapsed"])
+
+    def checkpoint(self) -> Path:
+        return save_checkpoint(self.run_dir / "checkpoints", self.step, self.state_dict(),
+                               keep=self.config.keep_checkpoints)
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, registry: Registry, **kwargs: Any) -> Trainer:
+        """A trainer that continues ``run_dir`` from its newest checkpoint (weights, optimizers, RNGs, data order)."""
+        run_dir = Path(run_dir)
+        try:
+            config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())["config"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise GanzooError(f"{run_dir} is not a readable ganzoo run: {exc}",
+                              hint="pass the folder that `ganzoo train` printed (it holds config.json)") from exc
+        trainer = cls(config, registry, run_dir, **kwargs)
+        trainer.step, state = load_checkpoint(run_dir / "checkpoints")
+        trainer.load_state_dict(state)
+        trainer.records = read_metrics(run_dir / "metrics.jsonl", upto=trainer.step)
+        # steps logged after the checkpoint will be trained again: drop them so the log has each step once
+        atomic_write_bytes(run_dir / "metrics.jsonl",
+                           "".join(json.dumps(r) + "\n" for r in trainer.records).encode())
+        return trainer
+
+    # --- the loop ---------------------------------------------------------------------------------------------
+
+    def _critic_step(self) -> tuple[Tensor, ...]:
+        cfg = self.config
+        real = self.data.batch(cfg.batch_size, self.rng)
+        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device)
+        with torch.no_grad():
+            fake = self.generator(z)
+        step = self.loss.critic_loss(self.critic, real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        step.loss.backward()
+        self.opt_d.step()
+        self.loss.after_critic_step(self.critic)
+        nan = torch.full((), math.nan, device=self.device)
+        return (step.loss.detach(), *(v if v is not None else nan
+                                      for v in (step.w_estimate, step.penalty, step.grad_norm)))
+
+    def _generator_step(self) -> Tensor:
+        cfg = self.config
+        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device)
+        self.critic.requires_grad_(False)  # the generator step needs no critic parameter gradients
+        try:
+            loss = self.loss.generator_loss(self.critic, self.generator(z))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.critic.requires_grad_(True)
+        return loss.detach()
+
+    def train_step(self) -> Tensor:
+        """One generator step with its critic steps; returns the logged values as one tensor (no host sync)."""
+        critic = torch.stack([torch.stack(self._critic_step()) for _ in range(self.config.n_critic)]).mean(0)
+        g_loss = self._generator_step()
+        self.step += 1
+        # critic_loss, generator_loss, w_estimate, penalty, grad_norm
+        return torch.stack([critic[0], g_loss, critic[1], critic[2], critic[3]])
+
+    def run(self) -> RunResult:
+        cfg = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        for note in cfg.notes:
+            self.echo(f"note: {note}")
+        self.generator.train()
+        self.critic.train()
+        pending: list[tuple[int, float, Tensor]] = []
+        interrupted = False
+        bar = _progress_bar(cfg.steps, self.step, self.progress)
+        start = time.perf_counter() - self.elapsed
+        with _StopFlag() as stop, open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+            try:
+                while self.step < cfg.steps:
+                    values = self.train_step()
+                    self.elapsed = time.perf_counter() - start
+                    pending.append((self.step, self.elapsed, values))
+                    boundary = self.step % cfg.sample_every == 0 or self.step % cfg.checkpoint_every == 0
+                    if len(pending) >= FLUSH_EVERY or boundary or self.step == cfg.steps or stop.requested:
+                        self._flush(pending, log, bar)
+                        pending = []
+                    if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
+                        self.save_samples()
+                    if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
+                        self.checkpoint()
+                    if stop.requested:
+                        interrupted = True
+                        break
+            finally:
+                bar.close()
+        return self._finish(interrupted)
+
+    def _flush(self, pending: list[tuple[int, float, Tensor]], log: Any, bar: Any) -> None:
+        values = torch.stack([v for _, _, v in pending]).cpu().tolist()
+        for (step, elapsed, _), row in zip(pending, values, strict=False):
+            record: dict[str, Any] = {"step": step, "time": round(elapsed, 4)}
+            record.update({k: (None if math.isnan(v) else v) for k, v in zip(LOGGED, row, strict=False)})
+            log.write(json.dumps(record) + "\n")
+            self.records.append(record)
+        log.flush()
+        last = self.records[-1]
+        bar.update(last["step"] - bar.n)
+        bar.set_postfix({k: f"{last[k]:.4g}" for k in ("critic_loss", "generator_loss", "w_estimate")
+                         if last[k] is not None}, refresh=False)
+        if not all(math.isfinite(v) for v in (last["critic_loss"], last["generator_loss"])):
+            self.checkpoint()
+            raise GanzooError(f"training diverged at step {last['step']}: a loss is not finite ({last})",
+                              hint="lower the learning rate (--lr) or check the data; the last checkpoint is kept")
+
+    def save_samples(self) -> Path:
+        self.generator.eval()
+        with torch.no_grad():
+            fake = self.generator(self.fixed_z)
+        self.generator.train()
+        title = f"{self.config.arch} + {self.config.loss}, step {self.step}"
+        path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+        return save_samples(fake, self.real_for_plots, self.data.kind, path, title)
+
+    def _write_config(self) -> None:
+        atomic_write_json(self.run_dir / "config.json", {
+            "config": self.config.to_dict(), "ganzoo_version": __version__, "torch_version": torch.__version__,
+            "device": str(self.device), "data": self.data.describe(),
+        })
+
+    def _finish(self, interrupted: bool) -> RunResult:
+        checkpoint = self.checkpoint()
+        samples = self.save_samples()
+        curves = save_curves(self.records, self.run_dir / "curves.png",
+                             f"{self.config.arch} + {self.config.loss} on {self.config.dataset}")
+        return RunResult(self.run_dir, self.step, interrupted, self.records[-1] if self.records else {},
+                         samples, curves, checkpoint, list(self.config.notes))
+
+
+def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True,
+                desc="training")
+
+
+def read_metrics(path: str | Path, upto: int | None = None) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl (a partial last line from a crash is ignored)."""
+    records = []
+    path = Path(path)
+    if not path.exists():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if upto is None or record.get("step", 0) <= upto:
+            records.append(record)
+    return records
