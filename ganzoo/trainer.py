@@ -89,6 +89,9 @@ class Trainer:
         picture_rng = torch.Generator(device=self.device).manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, config.latent_dim, generator=picture_rng, device=self.device)
         self.real_for_plots = self.data.sample(1000, picture_rng) if self.data.kind == "points" else None
+        # Losses draw their own randomness (e.g. the penalty's eps) from torch's global RNG; the trainer keeps that
+        # stream as its own state so that two trainers in one process do not disturb each other's results.
+        self.global_rng = _GlobalRNG(self.device)
         self.step = 0
         self.elapsed = 0.0
         self.records: list[dict[str, Any]] = []
@@ -99,8 +102,7 @@ class Trainer:
         return {
             "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "rng_torch": torch.get_rng_state(), "rng_train": self.rng.get_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "rng_global": self.global_rng.state, "rng_train": self.rng.get_state(),
             "data": self.data.state_dict(), "fixed_z": self.fixed_z, "elapsed": self.elapsed,
         }
 
@@ -109,10 +111,8 @@ class Trainer:
         self.critic.load_state_dict(state["critic"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        torch.set_rng_state(state["rng_torch"])
+        self.global_rng.state = state["rng_global"]
         self.rng.set_state(state["rng_train"])
-        if state["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
         self.data.load_state_dict(state["data"])
         self.fixed_z = state["fixed_z"].to(self.device)
         self.elapsed = float(state["elapsed"])
@@ -171,8 +171,9 @@ class Trainer:
 
     def train_step(self) -> Tensor:
         """One generator step with its critic steps; returns the logged values as one tensor (no host sync)."""
-        critic = torch.stack([torch.stack(self._critic_step()) for _ in range(self.config.n_critic)]).mean(0)
-        g_loss = self._generator_step()
+        with self.global_rng:
+            critic = torch.stack([torch.stack(self._critic_step()) for _ in range(self.config.n_critic)]).mean(0)
+            g_loss = self._generator_step()
         self.step += 1
         # critic_loss, generator_loss, w_estimate, penalty, grad_norm
         return torch.stack([critic[0], g_loss, critic[1], critic[2], critic[3]])
@@ -249,6 +250,34 @@ class Trainer:
                              f"{self.config.arch} + {self.config.loss} on {self.config.dataset}")
         return RunResult(self.run_dir, self.step, interrupted, self.records[-1] if self.records else {},
                          samples, curves, checkpoint, list(self.config.notes))
+
+
+class _GlobalRNG:
+    """Torch's global RNG stream (CPU, and the device's if it is a GPU) as a state this trainer owns."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.index = device.index if device.index is not None else 0
+        self.state = self._read()
+        self._outside: Tensor | None = None
+
+    def _read(self) -> Tensor:
+        cpu = torch.get_rng_state()
+        return torch.cat([cpu, torch.cuda.get_rng_state(self.index)]) if self.cuda else cpu
+
+    def _write(self, state: Tensor) -> None:
+        n = torch.get_rng_state().numel()
+        torch.set_rng_state(state[:n])
+        if self.cuda:
+            torch.cuda.set_rng_state(state[n:], self.index)
+
+    def __enter__(self) -> None:
+        self._outside = self._read()
+        self._write(self.state)
+
+    def __exit__(self, *exc: object) -> None:
+        self.state = self._read()
+        self._write(self._outside)  # type: ignore[arg-type]
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
