@@ -87,3 +87,10 @@ def make_optimizer(config: TrainConfig, params: object) -> torch.optim.Optimizer
         return torch.optim.RMSprop(params, lr=config.lr)  # type: ignore[arg-type]
     betas = (float(config.betas[0]), float(config.betas[1]))  # type: ignore[index]
     return torch.optim.Adam(params, lr=config.lr, betas=betas)  # type: ignore[arg-type]
+
+
+def make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+    """Stepped once per generator step: constant, or linear decay to 0 at the last step."""
+    if config.lr_schedule == "linear":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / config.steps))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)

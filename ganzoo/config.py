@@ -25,7 +25,9 @@ RUN_DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 0,  # 0: about 4 checkpoints per run
     "keep_checkpoints": 3,
     "n_samples": 64,
+    "lr_schedule": "constant",  # or "linear": decay to 0 over the run (WGAN-GP paper, CIFAR-10 experiments)
 }
+LR_SCHEDULES = ("constant", "linear")
 TRAINING_KEYS = ("optimizer", "lr", "betas", "n_critic", "batch_size", "latent_dim")
 OPTION_GROUPS = {"loss": "loss_options", "arch": "arch_options", "dataset": "dataset_options"}
 
@@ -50,6 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 0
     keep_checkpoints: int = 3
     n_samples: int = 64
+    lr_schedule: str = "constant"
     loss_options: dict[str, Any] = field(default_factory=dict)
     arch_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -70,6 +73,8 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise ConfigError(f"lr must be a number in (0, 1), got {self.lr!r}", hint="e.g. --lr 1e-4")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.optimizer == "adam":

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ganzoo import __version__
-from ganzoo.build import build_components, make_optimizer, select_device
+from ganzoo.build import build_components, make_optimizer, make_scheduler, select_device
 from ganzoo.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.config import TrainConfig
 from ganzoo.errors import GanzooError
@@ -85,6 +85,7 @@ class Trainer:
         self.generator, self.critic = parts.generator, parts.critic
         self.opt_g = make_optimizer(config, self.generator.parameters())
         self.opt_d = make_optimizer(config, self.critic.parameters())
+        self.schedulers = [make_scheduler(config, opt) for opt in (self.opt_g, self.opt_d)]
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         picture_rng = torch.Generator(device=self.device).manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, config.latent_dim, generator=picture_rng, device=self.device)
@@ -102,6 +103,7 @@ class Trainer:
         return {
             "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "schedulers": [{"last_epoch": s.last_epoch} for s in self.schedulers],
             "rng_global": self.global_rng.state, "rng_train": self.rng.get_state(),
             "data": self.data.state_dict(), "fixed_z": self.fixed_z, "elapsed": self.elapsed,
         }
@@ -111,6 +113,8 @@ class Trainer:
         self.critic.load_state_dict(state["critic"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        for scheduler, saved in zip(self.schedulers, state["schedulers"], strict=True):
+            scheduler.last_epoch = int(saved["last_epoch"])
         self.global_rng.state = state["rng_global"]
         self.rng.set_state(state["rng_train"])
         self.data.load_state_dict(state["data"])
@@ -174,6 +178,8 @@ class Trainer:
         with self.global_rng:
             critic = torch.stack([torch.stack(self._critic_step()) for _ in range(self.config.n_critic)]).mean(0)
             g_loss = self._generator_step()
+        for scheduler in self.schedulers:
+            scheduler.step()
         self.step += 1
         # critic_loss, generator_loss, w_estimate, penalty, grad_norm
         return torch.stack([critic[0], g_loss, critic[1], critic[2], critic[3]])
