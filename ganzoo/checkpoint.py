@@ -69,7 +69,9 @@ def load_checkpoint(directory: str | Path) -> tuple[int, dict[str, Any]]:
     directory = Path(directory)
     latest = directory / LATEST
     if not latest.exists():
-        raise GanzooError(f"no checkpoint in {directory}", hint="a run writes checkpoints/ every --checkpoint-every steps")
+        raise GanzooError(
+            f"no checkpoint in {directory}", hint="a run writes checkpoints/ every --checkpoint-every steps"
+        )
     try:
         stem = json.loads(latest.read_text())["stem"]
         meta = json.loads((directory / f"{stem}.json").read_text())

@@ -72,7 +72,9 @@ class TensorData(RealData):
 
     def __init__(self, name: str, samples: Tensor, kind: str = IMAGES, labels: Tensor | None = None) -> None:
         if samples.dim() < 2 or samples.shape[0] == 0:
-            raise ValueError(f"data set {name!r}: expected a non-empty [N, ...] tensor, got shape {tuple(samples.shape)}")
+            raise ValueError(
+                f"data set {name!r}: expected a non-empty [N, ...] tensor, got shape {tuple(samples.shape)}"
+            )
         self.name = name
         self.kind = kind
         self.samples = samples
