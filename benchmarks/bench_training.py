@@ -1,46 +1,56 @@
 """Training speed: ganzoo's Trainer against a plain PyTorch reference loop, same everything else.
 
-For each case (architecture + loss) the script trains twice, with the same config, data set (Fashion-MNIST
-train, 28x28), batch size (64), device, torch thread count, generator/critic modules and optimizers:
+For each case (architecture + loss) the script trains with the same config, data set (Fashion-MNIST train,
+28x28), batch size (64), device, torch thread count, generator/critic modules and optimizers:
 
-- ``ganzoo``: ``Trainer(config, registry, run_dir).train_step()``, i.e. ganzoo's own loop (data held as one
-  uint8 tensor on the device, critic frozen during the generator step).
+- ``ganzoo``: ``Trainer(config, registry, run_dir).train_step()``, the method ``Trainer.run()`` calls once per
+  generator step (data held as one uint8 tensor on the device, critic frozen during the generator step). What
+  ``run()`` adds around it (sample grids and checkpoints every K steps) is file output a user's loop would
+  also pay for, and is left out of both loops; its per-10-steps log flush (one host sync) is in both.
 - ``reference``: Algorithm 1 of the WGAN / WGAN-GP papers (or the GAN paper's k = 1 loop) written directly, the
   way a user writes it: ``torchvision.datasets.FashionMNIST`` + ``Compose([ToTensor(), Normalize((0.5,),
-  (0.5,))])`` + ``DataLoader(batch_size=64, shuffle=True, drop_last=True, num_workers=--workers)``, iterated and
-  re-created at each epoch end; the loss written inline; the critic is not frozen during the generator step.
+  (0.5,))])`` + ``DataLoader(batch_size=64, shuffle=True, drop_last=True, num_workers=N)``, iterated and
+  re-created at each epoch end, measured once per N in ``--workers`` (default 0 and 2); the loss written inline;
+  the critic is not frozen during the generator step.
   The generator and critic come from the same ganzoo architecture plugin with the same options (including the
   batch-norm -> layer-norm switch ganzoo makes for wgan-gp), seeded identically, so the networks are the same.
 
-Every measurement runs in a fresh subprocess (``--one IMPL ARCH LOSS``, one JSON line on stdout) so peak memory
-is per run. Measurements are interleaved (ganzoo, reference, reference, ganzoo, ... for ``--repeats`` rounds,
-alternating which goes first) because the machine is shared: absolute speeds drift, ratios from the same round
-do not drift much.
+Each loop runs in its own subprocess (``--serve``), one per loop and case, so peak memory is per loop. The
+processes are set up one after the other, then take turns: in each of ``--repeats`` rounds every loop runs one
+block of ``--steps`` generator steps while the others wait idle (blocked reading their stdin), and who goes first
+rotates from round to round. The machine is shared: absolute speeds drift with other people's work, but two
+blocks run seconds apart see about the same load, so their ratio drifts much less.
 
-How to read the output (one row per case):
+How to read the output (one row per case and reference ``num_workers``):
 
-- ``ganzoo it/s`` / ``ref it/s``: median generator steps per second over the repeats (one generator step = its
-  ``n_critic`` critic steps + one generator update), timed over ``--steps`` steps after ``--warmup`` steps.
-- ``ratio``: median over the rounds of (ganzoo it/s / reference it/s) measured in the SAME round, with the
-  smallest and largest round in brackets. > 1 means ganzoo is faster. Only ratios are comparable between runs or
-  machines; absolute steps/s on a shared 2-core machine are not.
+- ``ganzoo it/s`` / ``ref it/s``: median over the rounds of generator steps per second, wall clock (one
+  generator step = its ``n_critic`` critic steps + one generator update), after ``--warmup`` untimed steps.
+- ``ratio``: median over the rounds of (ganzoo it/s / reference it/s) of the SAME round, with the smallest and
+  largest round in brackets. > 1 means ganzoo is faster. Only ratios are comparable between runs or machines.
+- ``CPU ms/step``, ``CPU ratio``: CPU time (user + system) per generator step of the measuring process and its
+  children (the DataLoader workers), median over rounds, and the median of (reference / ganzoo) per round. Other
+  people's processes barely change CPU time, so it is the steadier figure on a busy machine; wall time is what
+  a user waits for (DataLoader workers can overlap with training when a core is idle).
 - ``setup s``: seconds from "imports done" to "ready to train" (data read + networks + optimizers), not timed in
   the steps/s. The reference's one-time gunzip of the IDX files (what torchvision's download does once) is not
-  included; it is printed once as ``prepared reference data``.
-- ``peak RSS MiB``: ``getrusage(RUSAGE_SELF).ru_maxrss`` of the measuring process. Both import the same modules
-  (torch, torchvision, ganzoo and its plugins) before setup; ``(imports)`` is the peak RSS right after those
-  imports, so peak minus ``(imports)`` is what the training itself added. ``+workers`` is the largest
-  DataLoader worker's peak RSS (``RUSAGE_CHILDREN``; forked workers share most pages with the parent, so it
-  overstates the extra memory). On CUDA ``cuda MiB`` is ``torch.cuda.max_memory_allocated``.
-- ``--check`` (on by default) first verifies that the reference's inline losses give the same values and critic
-  gradients as ganzoo's loss plugins on the same networks and batches, so both loops train the same thing.
+  included; it is printed once as ``prepared reference data``. DataLoader workers start on the first batch,
+  i.e. in the warm-up, not in ``setup s``.
+- ``peak RSS MiB``: ``getrusage(RUSAGE_SELF).ru_maxrss`` of the measuring process after all its blocks. Both
+  import the same modules (torch, torchvision, ganzoo and its plugins) before setup; ``(imports)`` is the peak
+  RSS right after those imports, so peak minus ``(imports)`` is what the training itself added. ``ref workers
+  PSS`` (only with ``--workers`` > 0) is the DataLoader worker processes' summed proportional set size after the
+  last block (forked workers share most pages with the parent; PSS counts shared pages once overall).
+  On CUDA ``cuda MiB`` is ``torch.cuda.max_memory_allocated``.
+- ``check:`` lines (stderr; skip with ``--no-check``): before timing, the reference's inline losses are shown to
+  give the same values and critic gradients as ganzoo's loss plugins on the same networks and batches, so both
+  loops train the same thing.
 
 Usage::
 
-    python benchmarks/bench_training.py                      # default cases, CPU/GPU auto, table
-    python benchmarks/bench_training.py --repeats 5 --json   # machine-readable
-    python benchmarks/bench_training.py --cases dcgan:wgan --steps 20
-    python benchmarks/bench_training.py --one reference mlp wgan --steps 50   # one measurement, one JSON line
+    python benchmarks/bench_training.py                      # default cases, CPU/GPU auto, Markdown table
+    python benchmarks/bench_training.py --repeats 9 --json   # more rounds, machine-readable
+    python benchmarks/bench_training.py --cases dcgan:wgan --steps 10 --workers 0
+    python benchmarks/bench_training.py --one reference mlp wgan --steps 50 --profile   # one block, profiled
 """
 
 from __future__ import annotations
@@ -64,6 +74,9 @@ from typing import Any
 
 DEFAULT_CASES = ("dcgan:wgan-gp", "dcgan:non-saturating", "mlp:wgan")
 IMPLS = ("ganzoo", "reference")
+#: num_workers of the reference DataLoader: 0 is DataLoader's default; 2 is what PyTorch's DCGAN tutorial uses.
+#: Which is faster depends on the machine's idle cores (on a shared 2-core machine, either can win).
+DEFAULT_WORKERS = (0, 2)
 DATASET = "fashion-mnist"
 SHAPE = (1, 28, 28)
 BATCH = 64
@@ -72,12 +85,17 @@ SEED = 0
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte")
-#: Timed generator steps per case when --steps is not given: about 10-20 s per measurement on one CPU core of
-#: the 2-core development machine, so the default run (3 cases x 2 loops x 3 repeats) takes about 6 minutes.
-CPU_STEPS = {"dcgan:wgan-gp": 8, "dcgan:non-saturating": 40, "dcgan:minimax": 40, "dcgan:wgan": 30,
-             "dcgan:wgan-lp": 8, "mlp:wgan": 60, "mlp:wgan-gp": 20, "mlp:non-saturating": 150,
-             "mlp:minimax": 150, "mlp:wgan-lp": 20}
-GPU_STEPS = 200
+#: Timed generator steps per block when --steps is not given: about 3-4 s per block of the slower loop on one
+#: idle core of the 2-core development machine, so the default run (3 cases x 3 loops x 9 rounds, plus ~10 s of
+#: imports, setup and warm-up per process) takes about 6-7 minutes when the machine is otherwise idle. Short
+#: blocks and many rounds: the load other people put on a shared machine changes within seconds.
+CPU_STEPS = {"dcgan:wgan-gp": 2, "dcgan:non-saturating": 10, "dcgan:minimax": 10, "dcgan:wgan": 8,
+             "dcgan:wgan-lp": 2, "mlp:wgan": 8, "mlp:wgan-gp": 5, "mlp:non-saturating": 30,
+             "mlp:minimax": 30, "mlp:wgan-lp": 5}
+GPU_STEPS = 50
+#: The configs' step count: only sets when a run would write samples and checkpoints (never, here) and the lr
+#: schedule (constant for every loss benchmarked), so any large number does.
+CONFIG_STEPS = 100_000
 FLUSH_EVERY = 10  # both loops bring their losses to the host every 10 steps, as ganzoo's run() does
 
 #: The papers' hyperparameters the reference loop hard-codes (SCIENCE.md); the child checks ganzoo's config
@@ -130,6 +148,42 @@ def peak_rss_mib(who: int) -> float:
     return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
 
 
+def live_children() -> Iterator[tuple[Path, list[str]]]:
+    """(``/proc/PID``, fields of its ``stat`` after the command name) of this process's live children (Linux;
+    nothing elsewhere). ``fields[1]`` is the parent pid, ``fields[11]`` / ``fields[12]`` user / system ticks."""
+    proc, me = Path("/proc"), os.getpid()
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == me:
+                yield entry, fields
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+
+
+def children_pss_mib() -> float | None:
+    """Summed proportional set size (shared pages split between sharers) of this process's live children, in
+    MiB: what DataLoader workers add. Linux only (None elsewhere).
+
+    ``RUSAGE_CHILDREN`` cannot be used: ``import torch`` already runs a short-lived child of ~430 MiB RSS.
+    """
+    if not Path("/proc/self/smaps_rollup").exists():
+        return None
+    total = 0.0
+    for entry, _ in live_children():
+        try:
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def prepare_reference_root(root: Path, source: Path = SYSTEM_FASHION_MNIST) -> float:
     """Make ``root/FashionMNIST/raw/`` hold the four uncompressed IDX files; returns the seconds it took.
 
@@ -157,7 +211,7 @@ def prepare_reference_root(root: Path, source: Path = SYSTEM_FASHION_MNIST) -> f
 # --- what both loops share: the config and the networks -------------------------------------------------------
 
 
-def resolved_config(arch: str, loss: str, device: str, steps: int) -> tuple[Any, Any, Any]:
+def resolved_config(arch: str, loss: str, device: str) -> tuple[Any, Any, Any]:
     """(config, registry, loss plugin object) exactly as ganzoo's trainer completes them.
 
     ``build_components`` calls ``enforce_critic_requirements`` (batch norm -> layer norm in the critic for
@@ -168,7 +222,7 @@ def resolved_config(arch: str, loss: str, device: str, steps: int) -> tuple[Any,
     from ganzoo.plugins import get_registry
 
     registry = get_registry()
-    config = make_config(arch, loss, DATASET, registry=registry, steps=max(steps, 1), batch_size=BATCH,
+    config = make_config(arch, loss, DATASET, registry=registry, steps=CONFIG_STEPS, batch_size=BATCH,
                          device=device, seed=SEED)
     loss_obj = registry.loss(config.loss).factory(**config.loss_options)
     enforce_critic_requirements(config, registry, loss_obj)
@@ -241,14 +295,14 @@ class Loop:
     setup_s: float
 
 
-def make_reference(arch: str, loss: str, device_name: str, steps: int, data_root: Path, workers: int) -> Loop:
+def make_reference(arch: str, loss: str, device_name: str, data_root: Path, workers: int) -> Loop:
     import torch
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
     start = time.perf_counter()
     device = torch.device(device_name)
-    config, registry, _ = resolved_config(arch, loss, device_name, steps)
+    config, registry, _ = resolved_config(arch, loss, device_name)
     check_paper_settings(config, loss)
     generator, critic = build_networks(config, registry, device)
     hp = PAPER[loss]
@@ -295,14 +349,14 @@ def make_reference(arch: str, loss: str, device_name: str, steps: int, data_root
     return Loop(step, setup_s)
 
 
-def make_ganzoo(arch: str, loss: str, device_name: str, steps: int, run_dir: Path) -> Loop:
+def make_ganzoo(arch: str, loss: str, device_name: str, run_dir: Path) -> Loop:
     from ganzoo.api import make_config
     from ganzoo.plugins import get_registry
     from ganzoo.trainer import Trainer
 
     start = time.perf_counter()
     registry = get_registry()
-    config = make_config(arch, loss, DATASET, registry=registry, steps=max(steps, 1), batch_size=BATCH,
+    config = make_config(arch, loss, DATASET, registry=registry, steps=CONFIG_STEPS, batch_size=BATCH,
                          device=device_name, seed=SEED)
     check_paper_settings(config, loss)
     trainer = Trainer(config, registry, run_dir, progress=False)
@@ -311,69 +365,120 @@ def make_ganzoo(arch: str, loss: str, device_name: str, steps: int, run_dir: Pat
     return Loop(trainer.train_step, time.perf_counter() - start)
 
 
-# --- one measurement (runs in its own process) -----------------------------------------------------------------
+# --- one measuring process ------------------------------------------------------------------------------------
 
 
-def measure_one(impl: str, arch: str, loss: str, args: argparse.Namespace) -> dict[str, Any]:
-    import torch
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's children: reaped ones (``RUSAGE_CHILDREN``) plus live ones
+    (``/proc``, Linux only), so DataLoader workers count whether or not they have exited yet."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    live = sum(int(fields[11]) + int(fields[12]) for _, fields in live_children()) / tick
+    return usage.ru_utime + usage.ru_stime + live
 
-    torch.set_num_threads(args.threads)
-    # Both loops import the same modules and load the plugins before the setup clock starts, so setup time and
-    # the memory baseline do not depend on which loop happened to import torchvision or a plugin first.
-    import torch.utils.data  # noqa: F401
-    import torchvision.datasets  # noqa: F401
 
-    import ganzoo.api  # noqa: F401
-    import ganzoo.trainer  # noqa: F401
-    from ganzoo.plugins import get_registry
+class Measurement:
+    """One loop (ganzoo or the reference) set up once in this process, then timed in blocks of steps.
 
-    get_registry()
-    baseline_rss = peak_rss_mib(resource.RUSAGE_SELF)
-    device = args.device or auto_device()
-    steps = steps_for(f"{arch}:{loss}", device, args.steps)
-    with tempfile.TemporaryDirectory(prefix="ganzoo-bench-") as tmp:
+    The process imports the same modules whichever loop it runs (torch, torchvision, ganzoo and its plugins)
+    before the setup clock starts, so setup time and the memory baseline do not depend on the loop.
+    """
+
+    def __init__(self, impl: str, arch: str, loss: str, args: argparse.Namespace) -> None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        import torch.utils.data  # noqa: F401
+        import torchvision.datasets  # noqa: F401
+
+        import ganzoo.api  # noqa: F401
+        import ganzoo.trainer  # noqa: F401
+        from ganzoo.plugins import get_registry
+
+        get_registry()
+        self.torch = torch
+        self.impl = impl
+        self.workers = args.workers[0] if impl == "reference" else None
+        self.baseline_rss = peak_rss_mib(resource.RUSAGE_SELF)
+        self.device = args.device or auto_device()
+        self.cuda = self.device.startswith("cuda")
+        self._tmp = tempfile.TemporaryDirectory(prefix="ganzoo-bench-")
+        tmp = Path(self._tmp.name)
         if impl == "ganzoo":
-            loop = make_ganzoo(arch, loss, device, steps, Path(tmp) / "run")
+            self.loop = make_ganzoo(arch, loss, self.device, tmp / "run")
         else:
-            root = Path(args.data_root) if args.data_root else Path(tmp) / "data"
+            root = Path(args.data_root) if args.data_root else tmp / "data"
             if not args.data_root:
                 prepare_reference_root(root, Path(args.fashion))
-            loop = make_reference(arch, loss, device, steps, root, args.workers)
-        cuda = device.startswith("cuda")
+            self.loop = make_reference(arch, loss, self.device, root, self.workers or 0)
+        for _ in range(args.warmup):  # DataLoader workers start here, on the first batch
+            self.loop.step().cpu()
+        self.sync()
 
-        def sync() -> None:
-            if cuda:
-                torch.cuda.synchronize()
+    def sync(self) -> None:
+        if self.cuda:
+            self.torch.cuda.synchronize()
 
-        for _ in range(args.warmup):
-            loop.step().cpu()
-        sync()
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
+    def ready(self) -> dict[str, Any]:
+        return {"impl": self.impl, "workers": self.workers, "device": self.device,
+                "threads": self.torch.get_num_threads(), "setup_s": self.loop.setup_s,
+                "baseline_rss_mib": self.baseline_rss}
+
+    def block(self, steps: int, profile: bool = False) -> dict[str, Any]:
+        """Time ``steps`` generator steps: wall seconds, and CPU seconds of this process and its children."""
         profiler = None
-        if args.profile:
-            profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+        if profile:
+            profiler = self.torch.profiler.profile(activities=[self.torch.profiler.ProfilerActivity.CPU])
             profiler.__enter__()
-        start = time.perf_counter()
+        children_start = children_cpu_s()
+        usage_start = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_start, start = time.process_time(), time.perf_counter()
         pending = []
         for i in range(steps):
-            pending.append(loop.step())
+            pending.append(self.loop.step())
             if (i + 1) % FLUSH_EVERY == 0 or i + 1 == steps:
-                torch.stack(pending).cpu()  # what logging costs: one host sync per FLUSH_EVERY steps
+                self.torch.stack(pending).cpu()  # what logging costs: one host sync per FLUSH_EVERY steps
                 pending = []
-        sync()
+        self.sync()
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start + children_cpu_s() - children_start
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         if profiler is not None:
             profiler.__exit__(None, None, None)
             print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), file=sys.stderr)
-    return {
-        "impl": impl, "arch": arch, "loss": loss, "device": device, "threads": torch.get_num_threads(),
-        "workers": args.workers if impl == "reference" else None, "batch": BATCH, "warmup": args.warmup,
-        "steps": steps, "setup_s": loop.setup_s, "time_s": elapsed, "steps_per_s": steps / elapsed,
-        "baseline_rss_mib": baseline_rss, "peak_rss_mib": peak_rss_mib(resource.RUSAGE_SELF),
-        "workers_peak_rss_mib": peak_rss_mib(resource.RUSAGE_CHILDREN) if impl == "reference" else 0.0,
-        "cuda_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
-    }
+        return {"steps": steps, "time_s": elapsed, "cpu_s": cpu, "steps_per_s": steps / elapsed,
+                "system_s": usage.ru_stime - usage_start.ru_stime,  # of this process only: page faults etc.
+                "minor_faults": usage.ru_minflt - usage_start.ru_minflt}
+
+    def finish(self) -> dict[str, Any]:
+        """Peak memory after all blocks (the DataLoader workers are still alive here)."""
+        workers_pss = children_pss_mib() if self.workers else None
+        result = {"peak_rss_mib": peak_rss_mib(resource.RUSAGE_SELF), "workers_pss_mib": workers_pss,
+                  "cuda_peak_mib": self.torch.cuda.max_memory_allocated() / 2**20 if self.cuda else None}
+        self._tmp.cleanup()
+        return result
+
+
+def serve(impl: str, arch: str, loss: str, args: argparse.Namespace) -> None:
+    """Measuring process: set up, print a JSON line, then answer ``run N`` with one timed block per line
+    (blocked on stdin, i.e. idle, in between) until ``stop``, which prints the peak memory."""
+    measurement = Measurement(impl, arch, loss, args)
+    print(json.dumps(measurement.ready()), flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        if command[:1] == ["run"] and len(command) == 2:
+            print(json.dumps(measurement.block(int(command[1]))), flush=True)
+        elif command == ["stop"]:
+            break
+    print(json.dumps(measurement.finish()), flush=True)
+
+
+def measure_one(impl: str, arch: str, loss: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Set up, time one block of steps, report: a single measurement in this process (e.g. with --profile)."""
+    measurement = Measurement(impl, arch, loss, args)
+    steps = steps_for(f"{arch}:{loss}", measurement.device, args.steps)
+    return {"arch": arch, "loss": loss, **measurement.ready(), **measurement.block(steps, args.profile),
+            **measurement.finish()}
 
 
 # --- the loss check -------------------------------------------------------------------------------------------
@@ -386,7 +491,7 @@ def check_losses(cases: Sequence[tuple[str, str]], device_name: str) -> list[str
     device = torch.device(device_name)
     lines = []
     for arch, loss in cases:
-        config, registry, loss_obj = resolved_config(arch, loss, device_name, 1)
+        config, registry, loss_obj = resolved_config(arch, loss, device_name)
         generator, critic = build_networks(config, registry, device)
         gen = torch.Generator().manual_seed(1)
         real = (torch.rand((16, *SHAPE), generator=gen) * 2 - 1).to(device)
@@ -421,63 +526,155 @@ def check_losses(cases: Sequence[tuple[str, str]], device_name: str) -> list[str
 # --- the driver -----------------------------------------------------------------------------------------------
 
 
-def run_child(impl: str, arch: str, loss: str, args: argparse.Namespace, device: str, data_root: Path) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", impl, arch, loss, "--device", device,
-           "--threads", str(args.threads), "--workers", str(args.workers), "--warmup", str(args.warmup),
-           "--data-root", str(data_root), "--fashion", args.fashion]
-    if args.steps is not None:
-        cmd += ["--steps", str(args.steps)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"measurement {impl} {arch} {loss} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def variants(workers: Sequence[int]) -> list[tuple[str, int | None]]:
+    """What is measured per case and round: ganzoo, then the reference once per DataLoader worker count."""
+    return [("ganzoo", None)] + [("reference", w) for w in workers]
 
 
-def summarise(records: list[dict[str, Any]], cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+def label(impl: str, workers: int | None) -> str:
+    return impl if workers is None else f"{impl} (num_workers={workers})"
+
+
+class Child:
+    """A measuring subprocess (``--serve``): one JSON line per request on its stdout, its stderr in a file."""
+
+    def __init__(self, impl: str, workers: int | None, arch: str, loss: str, args: argparse.Namespace,
+                 device: str, data_root: Path, log_dir: Path) -> None:
+        self.name = f"{label(impl, workers)} {arch}+{loss}"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", impl, arch, loss, "--device", device,
+               "--threads", str(args.threads), "--workers", str(workers or 0), "--warmup", str(args.warmup),
+               "--data-root", str(data_root), "--fashion", args.fashion]
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+        self.stderr_path = log_dir / f"{impl}-{workers}-{arch}-{loss}.log"
+        self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     text=True, env=env)
+
+    def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self._stderr.close()
+            raise SystemExit(f"measurement {self.name} failed:\n{self.stderr_path.read_text()[-4000:]}")
+        return json.loads(line)
+
+    def send(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def stop(self) -> dict[str, Any]:
+        result = self.send("stop")
+        self.proc.wait()
+        self._stderr.close()
+        return result
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._stderr.close()
+
+
+def measure_case(arch: str, loss: str, args: argparse.Namespace, device: str, data_root: Path,
+                 log_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """All variants of one case: (per-process records, per-block records).
+
+    The processes are set up one after the other (so setups do not overlap), then take turns: in each round every
+    variant runs one block while the others wait idle on stdin; who goes first rotates from round to round.
+    """
+    steps = steps_for(f"{arch}:{loss}", device, args.steps)
+    measured = variants(args.workers)
+    children: list[tuple[str, int | None, Child]] = []
+    processes: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    try:
+        for impl, workers in measured:
+            child = Child(impl, workers, arch, loss, args, device, data_root, log_dir)
+            children.append((impl, workers, child))
+            processes.append({"arch": arch, "loss": loss, **child.read()})
+        for round_ in range(args.repeats):
+            shift = round_ % len(children)  # rotate who goes first, so no loop always runs after another
+            for impl, workers, child in children[shift:] + children[:shift]:
+                block = child.send(f"run {steps}")
+                blocks.append({"arch": arch, "loss": loss, "impl": impl, "workers": workers, "round": round_,
+                               **block})
+                print(f"round {round_ + 1}/{args.repeats} {arch}+{loss} {label(impl, workers)}: "
+                      f"{block['steps_per_s']:.3g} it/s, {1000 * block['cpu_s'] / steps:.0f} CPU ms/step",
+                      file=sys.stderr)
+        for process, (_, _, child) in zip(processes, children, strict=True):
+            process.update(child.stop())
+    finally:
+        for _, _, child in children:
+            child.kill()
+    return processes, blocks
+
+
+def select(records: list[dict[str, Any]], arch: str, loss: str, impl: str,
+           workers: int | None) -> list[dict[str, Any]]:
+    return [r for r in records if (r["arch"], r["loss"], r["impl"], r["workers"]) == (arch, loss, impl, workers)]
+
+
+def summarise(processes: list[dict[str, Any]], blocks: list[dict[str, Any]], cases: Sequence[tuple[str, str]],
+              workers: Sequence[int]) -> list[dict[str, Any]]:
+    """One row per case and reference worker count; ratios pair ganzoo's and the reference's block of a round."""
+
+    def med(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return statistics.median(present) if present else None
+
     rows = []
     for arch, loss in cases:
-        mine = [r for r in records if r["arch"] == arch and r["loss"] == loss]
-        by_round: dict[int, dict[str, dict]] = {}
-        for r in mine:
-            by_round.setdefault(r["round"], {})[r["impl"]] = r
-        ratios = [pair["ganzoo"]["steps_per_s"] / pair["reference"]["steps_per_s"]
-                  for pair in by_round.values() if len(pair) == 2]
-
-        def med(impl: str, key: str, rs: list[dict] = mine) -> float | None:
-            values = [r[key] for r in rs if r["impl"] == impl and r[key] is not None]
-            return statistics.median(values) if values else None
-
-        rows.append({
-            "case": f"{arch}+{loss}", "arch": arch, "loss": loss, "steps": mine[0]["steps"],
-            "ganzoo_steps_per_s": med("ganzoo", "steps_per_s"),
-            "reference_steps_per_s": med("reference", "steps_per_s"),
-            "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-            "ratios": ratios,
-            "ganzoo_setup_s": med("ganzoo", "setup_s"), "reference_setup_s": med("reference", "setup_s"),
-            "baseline_rss_mib": med("ganzoo", "baseline_rss_mib"),
-            "ganzoo_peak_rss_mib": med("ganzoo", "peak_rss_mib"),
-            "reference_peak_rss_mib": med("reference", "peak_rss_mib"),
-            "reference_workers_peak_rss_mib": med("reference", "workers_peak_rss_mib"),
-            "ganzoo_cuda_peak_mib": med("ganzoo", "cuda_peak_mib"),
-            "reference_cuda_peak_mib": med("reference", "cuda_peak_mib"),
-        })
+        ours = select(blocks, arch, loss, "ganzoo", None)
+        our_process = select(processes, arch, loss, "ganzoo", None)[0]
+        ours_by_round = {b["round"]: b for b in ours}
+        for w in workers:
+            theirs = select(blocks, arch, loss, "reference", w)
+            their_process = select(processes, arch, loss, "reference", w)[0]
+            pairs = [(ours_by_round[b["round"]], b) for b in theirs if b["round"] in ours_by_round]
+            ratios = [g["steps_per_s"] / r["steps_per_s"] for g, r in pairs]
+            cpu_ratios = [(r["cpu_s"] / r["steps"]) / (g["cpu_s"] / g["steps"]) for g, r in pairs]
+            rows.append({
+                "case": f"{arch}+{loss}", "arch": arch, "loss": loss, "reference_workers": w,
+                "steps": ours[0]["steps"], "rounds": len(pairs),
+                "ganzoo_steps_per_s": med([b["steps_per_s"] for b in ours]),
+                "reference_steps_per_s": med([b["steps_per_s"] for b in theirs]),
+                "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+                "ratios": ratios,
+                "ganzoo_cpu_ms_per_step": med([1000 * b["cpu_s"] / b["steps"] for b in ours]),
+                "reference_cpu_ms_per_step": med([1000 * b["cpu_s"] / b["steps"] for b in theirs]),
+                "cpu_ratio_median": statistics.median(cpu_ratios), "cpu_ratios": cpu_ratios,
+                "ganzoo_setup_s": our_process["setup_s"], "reference_setup_s": their_process["setup_s"],
+                "baseline_rss_mib": med([our_process["baseline_rss_mib"], their_process["baseline_rss_mib"]]),
+                "ganzoo_peak_rss_mib": our_process["peak_rss_mib"],
+                "reference_peak_rss_mib": their_process["peak_rss_mib"],
+                "reference_workers_pss_mib": their_process["workers_pss_mib"],
+                "ganzoo_cuda_peak_mib": our_process["cuda_peak_mib"],
+                "reference_cuda_peak_mib": their_process["cuda_peak_mib"],
+            })
     return rows
 
 
 def format_table(rows: list[dict[str, Any]], cuda: bool) -> str:
-    head = ["case", "steps", "ganzoo it/s", "ref it/s", "ratio [min-max]", "setup s g/ref", "peak RSS MiB g/ref",
-            "(imports)", "+workers"]
+    """A Markdown table, one row per case and reference worker count."""
+    head = ["case", "ref workers", "steps x rounds", "ganzoo it/s", "ref it/s", "ratio [min-max]",
+            "CPU ms/step g / ref", "CPU ratio", "setup s g / ref", "peak RSS MiB g / ref", "(imports)",
+            "ref workers PSS MiB"]
     if cuda:
-        head.append("cuda MiB g/ref")
+        head.append("cuda MiB g / ref")
     lines = [head]
     for r in rows:
-        line = [r["case"], str(r["steps"]), f"{r['ganzoo_steps_per_s']:.3g}", f"{r['reference_steps_per_s']:.3g}",
+        line = [r["case"], str(r["reference_workers"]), f"{r['steps']} x {r['rounds']}",
+                f"{r['ganzoo_steps_per_s']:#.3g}", f"{r['reference_steps_per_s']:#.3g}",
                 f"{r['ratio_median']:.2f} [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]",
+                f"{r['ganzoo_cpu_ms_per_step']:.0f} / {r['reference_cpu_ms_per_step']:.0f}",
+                f"{r['cpu_ratio_median']:.2f}",
                 f"{r['ganzoo_setup_s']:.2f} / {r['reference_setup_s']:.2f}",
                 f"{r['ganzoo_peak_rss_mib']:.0f} / {r['reference_peak_rss_mib']:.0f}",
                 f"{r['baseline_rss_mib']:.0f}",
-                f"{r['reference_workers_peak_rss_mib']:.0f}"]
+                "-" if r["reference_workers_pss_mib"] is None else f"{r['reference_workers_pss_mib']:.0f}"]
         if cuda:
             line.append(f"{r['ganzoo_cuda_peak_mib']:.0f} / {r['reference_cuda_peak_mib']:.0f}")
         lines.append(line)
@@ -507,38 +704,50 @@ def machine() -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--one", nargs=3, metavar=("IMPL", "ARCH", "LOSS"),
-                        help="one measurement (ganzoo|reference ARCH LOSS), printed as one JSON line")
     parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), metavar="ARCH:LOSS",
                         help=f"cases to compare (default: {' '.join(DEFAULT_CASES)})")
     parser.add_argument("--steps", type=int, default=None,
-                        help=f"timed generator steps per measurement (default: per case on CPU, e.g. "
+                        help=f"timed generator steps per block (default: per case on CPU, e.g. "
                              f"{CPU_STEPS['dcgan:wgan-gp']} for dcgan:wgan-gp; {GPU_STEPS} on CUDA)")
+    parser.add_argument("--repeats", type=int, default=9, help="interleaved rounds (blocks per loop) per case "
+                                                                "(default 9)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed generator steps first (default 2)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per case (default 3)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available, else cpu)")
     parser.add_argument("--threads", type=int, default=default_threads(),
                         help="torch.set_num_threads in both loops (default 1, see default_threads)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="the reference DataLoader's num_workers (default 2, as in PyTorch's DCGAN tutorial)")
+    parser.add_argument("--workers", type=int, nargs="+", default=list(DEFAULT_WORKERS), metavar="N",
+                        help="the reference DataLoader's num_workers; several values measure the reference once "
+                             "per value (default: 0 2, DataLoader's default and PyTorch's DCGAN tutorial's)")
     parser.add_argument("--fashion", default=str(SYSTEM_FASHION_MNIST), help="folder with the four IDX .gz files")
-    parser.add_argument("--data-root", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-check", action="store_true", help="skip the reference-vs-plugin loss check")
-    parser.add_argument("--profile", action="store_true", help="with --one: torch.profiler table on stderr")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--fail-below", type=float, default=None,
                         help="exit 1 if any median ratio is below this (e.g. 1.0)")
+    parser.add_argument("--one", nargs=3, metavar=("IMPL", "ARCH", "LOSS"),
+                        help="one measurement in this process (ganzoo|reference ARCH LOSS), one JSON line")
+    parser.add_argument("--profile", action="store_true", help="with --one: torch.profiler table on stderr")
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--data-root", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 1 or args.repeats < 1 or args.warmup < 0:
+        parser.error("--steps and --repeats must be >= 1, --warmup >= 0")
 
-    if args.one:
-        impl, arch, loss = args.one
+    single = args.one or args.serve
+    if single:
+        impl, arch, loss = single
         if impl not in IMPLS:
-            parser.error(f"--one IMPL must be one of {', '.join(IMPLS)}")
+            parser.error(f"IMPL must be one of {', '.join(IMPLS)}")
         parse_case(f"{arch}:{loss}")
-        print(json.dumps(measure_one(impl, arch, loss, args)))
+        if args.serve:
+            serve(impl, arch, loss, args)
+        else:
+            print(json.dumps(measure_one(impl, arch, loss, args)))
         return 0
 
-    cases = [parse_case(c) for c in args.cases]
+    try:
+        cases = [parse_case(c) for c in args.cases]
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
     device = args.device or auto_device()
     info = machine()
     info.update({"device": device, "threads": args.threads, "workers": args.workers, "repeats": args.repeats,
@@ -547,32 +756,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = [] if args.no_check else check_losses(cases, device)
     for line in checks:
         print(f"check: {line}", file=sys.stderr)
-    records: list[dict[str, Any]] = []
+    processes: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="ganzoo-bench-data-") as tmp:
         data_root = Path(tmp)
         info["reference_data_prep_s"] = prepare_reference_root(data_root, Path(args.fashion))
         print(f"prepared reference data (gunzip into {data_root}/FashionMNIST/raw): "
               f"{info['reference_data_prep_s']:.2f} s", file=sys.stderr)
         started = time.perf_counter()
-        for round_ in range(args.repeats):
-            for arch, loss in cases:
-                order = IMPLS if round_ % 2 == 0 else IMPLS[::-1]
-                for impl in order:
-                    record = run_child(impl, arch, loss, args, device, data_root)
-                    record["round"] = round_
-                    records.append(record)
-                    print(f"round {round_ + 1}/{args.repeats} {impl:9s} {arch}+{loss}: "
-                          f"{record['steps_per_s']:.3g} it/s, setup {record['setup_s']:.2f} s, "
-                          f"peak RSS {record['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+        for arch, loss in cases:
+            case_processes, case_blocks = measure_case(arch, loss, args, device, data_root, data_root)
+            processes += case_processes
+            blocks += case_blocks
         info["wall_s"] = time.perf_counter() - started
-    rows = summarise(records, cases)
+    info["load_average_at_end"] = os.getloadavg()
+    rows = summarise(processes, blocks, cases, args.workers)
     if args.json:
-        print(json.dumps({"machine": info, "checks": checks, "summary": rows, "measurements": records}, indent=1))
+        print(json.dumps({"machine": info, "checks": checks, "summary": rows, "processes": processes,
+                          "blocks": blocks}, indent=1))
     else:
-        print(f"# {info['date']}, {info['cpu']}, {info['cores']} cores, device {device}, torch {info['torch']}, "
-              f"torchvision {info['torchvision']}, {args.threads} torch thread(s), reference DataLoader "
-              f"num_workers={args.workers}, batch {BATCH}, {args.repeats} interleaved rounds, "
-              f"{args.warmup} warm-up steps, wall {info['wall_s']:.0f} s")
+        load = "/".join(f"{x:.1f}" for x in info["load_average_at_start"])
+        print(f"# {info['date']}, {info['cpu']}, {info['cores']} cores (load average {load} at start), device "
+              f"{device}, torch {info['torch']}, torchvision {info['torchvision']}, {args.threads} torch "
+              f"thread(s), batch {BATCH}, {args.repeats} interleaved rounds, {args.warmup} warm-up steps, "
+              f"wall {info['wall_s']:.0f} s")
         print(format_table(rows, device.startswith("cuda")))
     if args.fail_below is not None and any(r["ratio_median"] < args.fail_below for r in rows):
         return 1
