@@ -14,4 +14,14 @@ __all__ = [
     "TrainingDefaults",
     "__version__",
     "hookimpl",
+    "load_generator",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``ganzoo.load_generator`` is imported on first use, so ``import ganzoo`` stays cheap (no torch)."""
+    if name == "load_generator":
+        from ganzoo.loading import load_generator
+
+        return load_generator
+    raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.config import TrainConfig, parse_sets, resolve_config
+from ganzoo.errors import GanzooError
 from ganzoo.plugins import get_registry
 from ganzoo.registry import Registry
+from ganzoo.store import ModelStore, validate_name
 from ganzoo.trainer import RunResult, Trainer
 
 DEFAULT_DATASET = "fashion-mnist"
@@ -34,18 +36,47 @@ def make_config(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, sets: S
 
 def train(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, out: str | Path | None = None,
           sets: Sequence[str] | Mapping[str, Any] = (), progress: bool = True,
-          echo: Callable[[str], None] = print, registry: Registry | None = None, **overrides: Any) -> RunResult:
+          echo: Callable[[str], None] = print, registry: Registry | None = None, name: str | None = None,
+          register: bool = True, store: ModelStore | None = None, **overrides: Any) -> RunResult:
     """Train ``arch`` with ``loss`` on ``dataset``; returns where everything was written.
 
     ``overrides``: steps, batch_size, lr, n_critic, seed, device, latent_dim, sample_every, checkpoint_every, ...
+    A finished run is registered in the model store (``store``, default ``GANZOO_HOME``) as ``name`` (default
+    ``{arch}-{loss}-{dataset}``) unless ``register`` is False; ``result.record`` is then its :class:`ModelRecord`.
     """
+    if name is not None:
+        validate_name(name)  # fail before training, not after
     registry = registry or get_registry()
     config = make_config(arch, loss, dataset, sets=sets, registry=registry, **overrides)
     run_dir = Path(out) if out is not None else default_run_dir(config)
-    return Trainer(config, registry, run_dir, progress=progress, echo=echo).run()
+    result = Trainer(config, registry, run_dir, progress=progress, echo=echo).run()
+    return _register(result, register, name, store, registry, echo)
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, echo: Callable[[str], None] = print,
-           registry: Registry | None = None) -> RunResult:
-    """Continue ``run_dir`` from its newest checkpoint to the configured number of steps."""
-    return Trainer.resume(run_dir, registry or get_registry(), progress=progress, echo=echo).run()
+           registry: Registry | None = None, name: str | None = None, register: bool = True,
+           store: ModelStore | None = None) -> RunResult:
+    """Continue ``run_dir`` from its newest checkpoint to the configured number of steps (then register it)."""
+    if name is not None:
+        validate_name(name)
+    registry = registry or get_registry()
+    result = Trainer.resume(run_dir, registry, progress=progress, echo=echo).run()
+    return _register(result, register, name, store, registry, echo)
+
+
+def _register(result: RunResult, register: bool, name: str | None, store: ModelStore | None,
+              registry: Registry, echo: Callable[[str], None]) -> RunResult:
+    """Store a finished run's model; an interrupted run is not stored (resume it, and it is stored then).
+
+    A store that cannot take the model (e.g. GANZOO_HOME not writable) does not lose the run: it is reported in
+    ``result.notes`` and the run directory can be stored later with ``ganzoo models import RUN_DIR``.
+    """
+    if register and not result.interrupted:
+        try:
+            result.record = (store or ModelStore()).register(result.run_dir, name, registry=registry)
+        except GanzooError as exc:
+            note = (f"the model was not stored: {exc.message} (store it later with "
+                    f"`ganzoo models import {result.run_dir}`)")
+            result.notes.append(note)
+            echo(f"warning: {note}")
+    return result

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganzoo.errors import GanzooError
@@ -61,6 +62,8 @@ def save_checkpoint(directory: str | Path, step: int, state: dict[str, Any], kee
     for old in sorted(directory.glob("step_*.safetensors"))[:-keep]:
         old.unlink(missing_ok=True)
         old.with_suffix(".json").unlink(missing_ok=True)
+    for partial in (*directory.glob(".step_*.tmp"), *directory.glob(f".{LATEST}.*.tmp")):
+        partial.unlink(missing_ok=True)  # temp files of writes cut short by a kill (one writer per run: not ours)
     return directory / f"{stem}.safetensors"
 
 
@@ -76,7 +79,7 @@ def load_checkpoint(directory: str | Path) -> tuple[int, dict[str, Any]]:
         stem = json.loads(latest.read_text())["stem"]
         meta = json.loads((directory / f"{stem}.json").read_text())
         tensors = load_file(str(directory / f"{stem}.safetensors"))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:  # a damaged file, never a crash mid-write
         raise GanzooError(f"checkpoint in {directory} is unreadable: {exc}",
                           hint="the files may be truncated or edited; restore them or start a new run") from exc
     return int(meta["step"]), join_tensors(meta["state"], tensors)

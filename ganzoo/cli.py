@@ -56,20 +56,28 @@ def train(
     out: Path | None = typer.Option(None, "--out", "-o", help="run directory [default: runs/ARCH-LOSS-DATA-TIME]"),
     sample_every: int | None = typer.Option(None, "--sample-every", help="steps between sample grids"),
     checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="steps between checkpoints"),
+    eval_every: int | None = typer.Option(None, "--eval-every", help="score the generator every K steps into "
+                                          "metrics.jsonl and curves.png (0: off)"),
+    eval_metric: str | None = typer.Option(None, "--eval-metric", help="metric for --eval-every (default: w1 for "
+                                           "points, fid for images)"),
     set_: list[str] = typer.Option([], "--set", "-s", help="key=value: any option of the loss, arch or data set"),
     resume: Path | None = typer.Option(None, "--resume", help="continue this run directory from its checkpoint"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    name: str | None = typer.Option(None, "--name", help="model-store name [default: ARCH-LOSS-DATASET]"),
+    register: bool = typer.Option(True, "--register/--no-register", help="store the finished model (ganzoo models)"),
 ) -> None:
     """Train ARCH with LOSS, e.g. `ganzoo train dcgan wgan-gp`."""
     from ganzoo import api
 
     registry = _registry()
     if resume is not None:
-        result = api.resume(resume, progress=not quiet, registry=registry)
+        result = api.resume(resume, progress=not quiet, registry=registry, name=name, register=register)
     else:
         result = api.train(arch, loss, dataset, out=out, sets=set_, progress=not quiet, registry=registry,
                            steps=steps, batch_size=batch_size, lr=lr, n_critic=n_critic, seed=seed, device=device,
-                           sample_every=sample_every, checkpoint_every=checkpoint_every)
+                           sample_every=sample_every, checkpoint_every=checkpoint_every, name=name,
+                           eval_every=eval_every, eval_metric=eval_metric,
+                           register=register)
     status = "interrupted: checkpoint saved" if result.interrupted else "done"
     last = result.last
     typer.echo(f"{status} at step {result.step}: " + ", ".join(
@@ -79,6 +87,8 @@ def train(
     typer.echo(f"  curves:     {result.curves}")
     typer.echo(f"  checkpoint: {result.checkpoint}")
     typer.echo(f"  metrics:    {result.run_dir / 'metrics.jsonl'}")
+    if result.record is not None:
+        typer.echo(f"registered: {result.record.ref}")
     if result.interrupted:
         typer.echo(f"  resume with: ganzoo train {arch} {loss} --resume {result.run_dir}")
         raise typer.Exit(130)
@@ -133,6 +143,23 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="machine-readable
         typer.echo(f"{row['distribution']} {row['version']}: {row['name']}{tag}  hooks: {', '.join(row['hooks'])}")
     for row in failed:
         typer.echo(f"FAILED {row['distribution']}: {row['name']}: {row['error']}")
+
+
+from ganzoo.cli_eval import eval_, extractor_app  # noqa: E402 - evaluation commands live in their own module
+
+app.command("eval")(eval_)
+app.add_typer(extractor_app, name="extractor")
+
+
+from ganzoo.cli_models import models_app, sample  # noqa: E402 - model-store commands live in their own module
+
+app.add_typer(models_app, name="models")
+app.command("sample")(sample)
+
+
+from ganzoo.cli_serve import serve  # noqa: E402 - the sampling page lives in its own module (Gradio loads lazily)
+
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ RUN_DEFAULTS: dict[str, Any] = {
     "keep_checkpoints": 3,
     "n_samples": 64,
     "lr_schedule": "constant",  # or "linear": decay to 0 over the run (WGAN-GP paper, CIFAR-10 experiments)
+    "eval_every": 0,  # K > 0: score the generator every K steps into metrics.jsonl (ganzoo.evaluate)
+    "eval_metric": None,  # None: w1 for points, fid for images
+    "eval_n": 0,  # samples per evaluation; 0: 1,000 points / 2,000 images
 }
 LR_SCHEDULES = ("constant", "linear")
 TRAINING_KEYS = ("optimizer", "lr", "betas", "n_critic", "batch_size", "latent_dim")
@@ -53,6 +56,9 @@ class TrainConfig:
     keep_checkpoints: int = 3
     n_samples: int = 64
     lr_schedule: str = "constant"
+    eval_every: int = 0
+    eval_metric: str | None = None
+    eval_n: int = 0
     loss_options: dict[str, Any] = field(default_factory=dict)
     arch_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +79,13 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise ConfigError(f"lr must be a number in (0, 1), got {self.lr!r}", hint="e.g. --lr 1e-4")
+        for key in ("eval_every", "eval_n"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{key} must be a whole number >= 0 (0: off / automatic), got {value!r}")
+        if self.eval_metric is not None and not isinstance(self.eval_metric, str):
+            raise ConfigError(f"eval_metric must be a metric name, got {self.eval_metric!r}",
+                              hint="`ganzoo list --kind metric` shows them")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:

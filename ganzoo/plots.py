@@ -75,6 +75,15 @@ def save_curves(records: Sequence[dict[str, Any]], path: str | Path, title: str 
             ax.legend(loc="best", fontsize=8)
         else:
             ax.text(0.5, 0.5, "not estimated by this loss", ha="center", va="center", transform=ax.transAxes)
+    points = [(r["step"], r[metric_keys[0]]) for r in records if metric_keys and r.get(metric_keys[0]) is not None]
+    if points:  # the WGAN claim to check by eye: does the critic's W estimate track sample quality?
+        twin = axes[1, 0].twinx()
+        twin.plot(*zip(*points, strict=False), "--", marker=".", color="tab:red", linewidth=1, label=metric_keys[0])
+        twin.set_ylabel(metric_keys[0].removeprefix("eval/"), color="tab:red")
+        (w_handles, w_labels), (e_handles, e_labels) = (a.get_legend_handles_labels() for a in (axes[1, 0], twin))
+        if axes[1, 0].get_legend() is not None:
+            axes[1, 0].get_legend().remove()
+        twin.legend(w_handles + e_handles, w_labels + e_labels, loc="best", fontsize=8)
     axes[-1, 0].set_xlabel("generator step")
     if title:
         axes[0, 0].set_title(title)

@@ -2,13 +2,16 @@
 
 Environment:
 - ``GANZOO_LOAD_PLUGINS``: comma list of third-party distribution names to load (empty: built-ins only; unset: all).
+  Names compare in PEP 503 form (``ganzoo_lsgan`` = ``ganzoo-lsgan``); a name no installed plugin has is reported.
 - ``GANZOO_TRACE_PLUGINS``: if set, print every hook call to stderr.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
+import re
 import sys
 from collections.abc import Iterable
 from importlib import metadata
@@ -33,25 +36,49 @@ HOOK_KINDS = {
 _registry: Registry | None = None
 
 
-def _wanted_third_party() -> set[str] | None:
-    raw = os.environ.get("GANZOO_LOAD_PLUGINS")
-    if raw is None:
-        return None
-    return {part.strip().lower() for part in raw.split(",") if part.strip()}
+def normalise_distribution(name: str) -> str:
+    """PEP 503 form of a distribution name: ``Ganzoo_LSGAN`` and ``ganzoo-lsgan`` are the same distribution."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
-def _entry_point_plugins() -> list[tuple[str, str, str, str]]:
+def _wanted_third_party(load: Iterable[str] | None = None) -> set[str] | None:
+    """Third-party distributions to load: ``load`` if given, else ``GANZOO_LOAD_PLUGINS``; None means all."""
+    if load is None:
+        raw = os.environ.get("GANZOO_LOAD_PLUGINS")
+        if raw is None:
+            return None
+        load = raw.split(",")
+    return {normalise_distribution(part) for part in load if part.strip()}
+
+
+def _entry_point_plugins(wanted: set[str] | None) -> list[tuple[str, str, str, str]]:
     """(entry-point name, module path, distribution, version), built-ins first then by distribution name."""
-    wanted = _wanted_third_party()
     found = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "unknown"
         version = ep.dist.version if ep.dist is not None else "unknown"
         builtin = dist.lower() == BUILTIN_DISTRIBUTION
-        if not builtin and wanted is not None and dist.lower() not in wanted:
+        if not builtin and wanted is not None and normalise_distribution(dist) not in wanted:
             continue
         found.append((ep.name, ep.value, dist, version))
     return sorted(found, key=lambda p: (p[2].lower() != BUILTIN_DISTRIBUTION, p[2].lower(), p[0]))
+
+
+def _unmatched_requests(wanted: set[str], found: list[tuple[str, str, str, str]]) -> list[PluginFailure]:
+    """A requested distribution that provides no ``ganzoo`` entry point (a typo, or not installed) is reported."""
+    present = {normalise_distribution(dist) for _, _, dist, _ in found}
+    installed = sorted({normalise_distribution(ep.dist.name) for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+                        if ep.dist is not None} - {BUILTIN_DISTRIBUTION})
+    failures = []
+    for name in sorted(wanted - present - {BUILTIN_DISTRIBUTION}):
+        close = difflib.get_close_matches(name, installed, n=1, cutoff=0.6)
+        suggestion = f"; did you mean {close[0]!r}?" if close else ""
+        # "(not installed)": a stored model's missing-plugin message must not take this for an installed plugin
+        failures.append(PluginFailure("GANZOO_LOAD_PLUGINS", f"{name} (not installed)",
+                                      "requested, but no installed distribution of that name has `ganzoo` entry "
+                                      f"points{suggestion} (installed plugin distributions: "
+                                      f"{', '.join(installed) or 'none'})"))
+    return failures
 
 
 def _check_api_version(module: ModuleType, name: str) -> None:
@@ -62,12 +89,15 @@ def _check_api_version(module: ModuleType, name: str) -> None:
             f"{hookspecs.API_VERSION}", hint="upgrade the plugin (or ganzoo) to matching versions")
 
 
-def build_registry(plugins: Iterable[tuple[str, ModuleType | object, str, str]] | None = None) -> Registry:
+def build_registry(plugins: Iterable[tuple[str, ModuleType | object, str, str]] | None = None, *,
+                   load: Iterable[str] | None = None) -> Registry:
     """Load plugins and fill a registry.
 
     ``plugins`` is an iterable of (name, module-or-object, distribution, version); None loads the ``ganzoo``
-    entry-point group. A plugin that fails to import, implements a misspelled hook or targets another hook API is
-    recorded in ``registry.failures`` and skipped; duplicate names raise :class:`DuplicateNameError`.
+    entry-point group: the built-ins and the third-party distributions named by ``load`` (default:
+    ``GANZOO_LOAD_PLUGINS``; unset: all). A plugin that fails to import, implements a misspelled hook or targets
+    another hook API is recorded in ``registry.failures`` and skipped; duplicate names raise
+    :class:`DuplicateNameError`.
     """
     registry = Registry()
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -76,7 +106,11 @@ def build_registry(plugins: Iterable[tuple[str, ModuleType | object, str, str]] 
 
     if plugins is None:
         candidates: list[tuple[str, object, str, str]] = []
-        for name, module_path, dist, version in _entry_point_plugins():
+        wanted = _wanted_third_party(load)
+        found = _entry_point_plugins(wanted)
+        if wanted:
+            registry.failures.extend(_unmatched_requests(wanted, found))
+        for name, module_path, dist, version in found:
             try:
                 candidates.append((name, importlib.import_module(module_path), dist, version))
             except Exception as exc:  # a broken plugin must not take the others down

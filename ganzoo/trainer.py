@@ -28,6 +28,7 @@ from ganzoo.build import build_components, make_optimizer, make_scheduler, selec
 from ganzoo.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.config import TrainConfig
 from ganzoo.errors import GanzooError
+from ganzoo.evaluate import TrainingEvaluator
 from ganzoo.files import atomic_write_bytes, atomic_write_json
 from ganzoo.plots import save_curves, save_samples
 from ganzoo.registry import Registry
@@ -46,6 +47,7 @@ class RunResult:
     curves: Path | None = None
     checkpoint: Path | None = None
     notes: list[str] = field(default_factory=list)
+    record: Any = None  # the ModelRecord when the finished run was registered in the model store
 
 
 class _StopFlag:
@@ -96,6 +98,9 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.records: list[dict[str, Any]] = []
+        # --eval-every K: a metric plugin scores the generator every K steps; its values join that step's record
+        self.evaluator = TrainingEvaluator(config, registry, self.data, self.device) if config.eval_every else None
+        self._eval_values: dict[int, dict[str, float]] = {}
 
     # --- state ------------------------------------------------------------------------------------------------
 
@@ -129,11 +134,7 @@ class Trainer:
     def resume(cls, run_dir: str | Path, registry: Registry, **kwargs: Any) -> Trainer:
         """A trainer that continues ``run_dir`` from its newest checkpoint (weights, optimizers, RNGs, data order)."""
         run_dir = Path(run_dir)
-        try:
-            config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text())["config"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise GanzooError(f"{run_dir} is not a readable ganzoo run: {exc}",
-                              hint="pass the folder that `ganzoo train` printed (it holds config.json)") from exc
+        config, _ = read_run(run_dir)
         trainer = cls(config, registry, run_dir, **kwargs)
         trainer.step, state = load_checkpoint(run_dir / "checkpoints")
         trainer.load_state_dict(state)
@@ -198,8 +199,16 @@ class Trainer:
         start = time.perf_counter() - self.elapsed
         with _StopFlag() as stop, open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
             try:
+                if self.evaluator is not None and self.step == 0:  # the untrained baseline, as step 0
+                    eval_started = time.perf_counter()
+                    self._log_record({"step": 0, "time": 0.0, **self.evaluator(self.generator)}, log)
+                    start += time.perf_counter() - eval_started  # evaluation time is not training time
                 while self.step < cfg.steps:
                     values = self.train_step()
+                    if self.evaluator is not None and self.step % cfg.eval_every == 0:
+                        eval_started = time.perf_counter()
+                        self._eval_values[self.step] = self.evaluator(self.generator)
+                        start += time.perf_counter() - eval_started
                     self.elapsed = time.perf_counter() - start
                     pending.append((self.step, self.elapsed, values))
                     boundary = self.step % cfg.sample_every == 0 or self.step % cfg.checkpoint_every == 0
@@ -217,11 +226,17 @@ class Trainer:
                 bar.close()
         return self._finish(interrupted)
 
+    def _log_record(self, record: dict[str, Any], log: Any) -> None:
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        self.records.append(record)
+
     def _flush(self, pending: list[tuple[int, float, Tensor]], log: Any, bar: Any) -> None:
         values = torch.stack([v for _, _, v in pending]).cpu().tolist()
         for (step, elapsed, _), row in zip(pending, values, strict=False):
             record: dict[str, Any] = {"step": step, "time": round(elapsed, 4)}
             record.update({k: (None if math.isnan(v) else v) for k, v in zip(LOGGED, row, strict=False)})
+            record.update(self._eval_values.pop(step, {}))
             log.write(json.dumps(record) + "\n")
             self.records.append(record)
         log.flush()
@@ -307,3 +322,15 @@ def read_metrics(path: str | Path, upto: int | None = None) -> list[dict[str, An
         if upto is None or record.get("step", 0) <= upto:
             records.append(record)
     return records
+
+
+def read_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any]]:
+    """(config, the whole config.json) of a ``ganzoo train`` run directory; ``run["data"]`` describes the data."""
+    run_dir = Path(run_dir)
+    try:
+        run = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        run["data"] = dict(run["data"])
+        return TrainConfig.from_dict(run["config"]), run
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GanzooError(f"{run_dir} is not a readable ganzoo run: {exc}",
+                          hint="pass the folder that `ganzoo train` printed (it holds config.json)") from exc

@@ -11,6 +11,13 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && comm
     || echo "setup: could not install dataset-fashion-mnist; ganzoo will try to download Fashion-MNIST" >&2
 fi
 
+# Debian's Chromium for the browser test of `ganzoo serve` (tests/test_browser.py drives /usr/bin/chromium with
+# Playwright; `playwright install` downloads its own browser, which offline machines cannot).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+    || echo "setup: could not install chromium; tests/test_browser.py needs /usr/bin/chromium" >&2
+fi
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # torch and torchvision as a matching pair (see docs/install.md for other platforms).
 .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 # Third-party plugins installed in the environment must not change what the tests see (STYLE.md lesson 8).
 os.environ["GANZOO_LOAD_PLUGINS"] = ""
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from ganzoo.plugins import get_registry  # noqa: E402
 from ganzoo.registry import Registry  # noqa: E402
@@ -18,3 +20,40 @@ from ganzoo.registry import Registry  # noqa: E402
 def registry() -> Registry:
     """The registry of the built-in plugins."""
     return get_registry()
+
+
+@pytest.fixture(autouse=True)
+def ganzoo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own empty model store (GANZOO_HOME), never the user's ~/.ganzoo."""
+    home = tmp_path_factory.mktemp("ganzoo_home")
+    monkeypatch.setenv("GANZOO_HOME", str(home))
+    return home
+
+
+def _tiny_run(tmp_path_factory: pytest.TempPathFactory, arch: str, dataset: str, **sets: object):
+    from ganzoo.api import train
+
+    out = tmp_path_factory.mktemp(f"run-{arch}-{dataset}") / "run"
+    return train(arch, "wgan-gp", dataset, out=out, sets=sets, steps=2, batch_size=16, device="cpu",
+                 progress=False, echo=lambda _: None, register=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_points_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished 2-step run (mlp + wgan-gp on gaussians8), not registered: register it into a test's store."""
+    return _tiny_run(tmp_path_factory, "mlp", "gaussians8", hidden=8, layers=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_image_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished 2-step image run (dcgan width 8 + wgan-gp on digits, 28x28), not registered."""
+    return _tiny_run(tmp_path_factory, "dcgan", "digits", width=8)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Small networks: one thread is far faster than two fighting over a shared, busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

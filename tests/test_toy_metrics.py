@@ -151,3 +151,13 @@ def test_w1_metric_uses_at_most_n_samples_and_is_lower_for_better_fakes() -> Non
     collapsed = real.modes[0] + 0.02 * torch.randn(1000, 2, generator=gen(2))
     assert m.compute(good, real, gen(3))["w1"] < 0.2 < m.compute(collapsed, real, gen(3))["w1"]
     assert m.compute(good, real, gen(3)) == metric("w1", n=300).compute(good[:300], real, gen(3))
+
+
+@pytest.mark.parametrize("theta", [0.5, -2.0, 1e-3])
+def test_w1_of_the_seeds_example_is_theta(theta: float) -> None:
+    """SCIENCE.md's teaching example: P_0 = (0, Z), P_theta = (theta, Z), Z ~ U[0, 1] have W1 = |theta| (where JS,
+    KL and TV jump): 2,500 samples of P_0 against the same samples moved to P_theta, as `ganzoo eval` does."""
+    z = torch.rand(2500, generator=gen(8), dtype=torch.float64)
+    p0 = torch.stack([torch.zeros_like(z), z], dim=1)
+    p_theta = torch.stack([torch.full_like(z, theta), z], dim=1)
+    assert abs(exact_w1(p0, p_theta) - abs(theta)) < 1e-6

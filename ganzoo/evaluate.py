@@ -1,0 +1,331 @@
+"""The evaluation engine: generate N samples from a generator, score them with metric plugins, format the results.
+
+What is evaluated (a :class:`Subject`) comes from the model store (``ganzoo eval NAME[:VERSION]``) or from a run
+directory's newest checkpoint (``ganzoo eval --run DIR``), rebuilt through the plugin registry. The real side is
+the model's data set, rebuilt from the registry with the model's data-set options and the chosen split (``test``
+by default: a held-out reference), with a :class:`~ganzoo.metric.Reference` attached so that every score records
+exactly what it was compared with and feature caches are keyed by it.
+
+Defaults by data kind: points -> ``modes`` (when the data set knows its modes) and ``w1`` on 2,500 samples (the
+papers' protocol); images -> ``fid``, ``is``, ``kid`` on 10,000 samples with the data set's classifier for 28x28
+grey data it knows, else Inception.
+
+Every result is one dict (the store's metric-result contract): metric, label, value, higher_is_better, extractor,
+n_samples, reference, torch_fidelity_version, ganzoo_version, measured_at, plus std / n_reference / seed /
+extractor_sha256 where they apply. The same engine scores a generator during training (:class:`TrainingEvaluator`,
+``ganzoo train --eval-every K``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo import __version__
+from ganzoo.data import IMAGES, POINTS, RealData
+from ganzoo.errors import ConfigError, GanzooError
+from ganzoo.files import atomic_write_json
+from ganzoo.metric import STD_SUFFIX, Metric, Reference, reference_of
+from ganzoo.registry import Registry
+
+DEFAULT_N = {IMAGES: 10_000, POINTS: 2_500}
+#: Samples per evaluation during training (``--eval-every``): enough for a full-rank classifier-feature covariance;
+#: 1,000 points keep the exact W1 LP at about a second (2,500 take 10-30 s on a busy 2-core machine).
+TRAINING_EVAL_N = {IMAGES: 2_000, POINTS: 1_000}
+DEFAULT_SPLIT = "test"
+SPLITS = ("test", "train")
+RUN_RESULTS = "results.json"
+GENERATE_BATCH = 500
+
+
+@dataclass
+class Subject:
+    """A generator to evaluate and the data it was trained on."""
+
+    generator: Callable[[Tensor], Tensor]
+    latent_dim: int
+    shape: tuple[int, ...]
+    data_kind: str
+    dataset: str
+    dataset_options: dict[str, Any]
+    source: str  # "model NAME:V" or "run DIR", for messages
+    ref: str | None = None  # store reference, when it comes from the store
+    run_dir: Path | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+
+@dataclass
+class Evaluation:
+    subject: str
+    results: list[dict[str, Any]]
+    n: int
+    seconds: float
+    saved_to: str | None = None
+
+
+def subject_from_store(ref: str, *, store: Any = None, device: str = "cpu", registry: Registry | None = None
+                       ) -> Subject:
+    """The generator of stored model ``ref`` ("name" or "name:version")."""
+    from ganzoo.loading import load_generator
+
+    generator = load_generator(ref, device=device, store=store, registry=registry)
+    config = generator.record.config
+    options = dict(config.get("train_config", {}).get("dataset_options", {}))
+    return Subject(generator, generator.latent_dim, tuple(generator.shape), generator.data_kind, config["dataset"],
+                   options, f"model {generator.record.ref}", ref=generator.record.ref, device=generator.device)
+
+
+def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Subject:
+    """The generator of a ``ganzoo train`` run directory at its newest checkpoint (finished or not)."""
+    from ganzoo import modelconfig
+    from ganzoo.build import select_device
+    from ganzoo.checkpoint import load_checkpoint
+    from ganzoo.plugins import get_registry
+    from ganzoo.trainer import read_run
+
+    run_dir = Path(run_dir)
+    source = f"run {run_dir}"
+    config, run = read_run(run_dir)
+    data = run["data"]
+    step, state = load_checkpoint(run_dir / "checkpoints")
+    shape = [int(d) for d in data["shape"]]
+    described = {"arch": config.arch, "shape": shape, "latent_dim": config.latent_dim, "train_config": config.to_dict()}
+    generator, _ = modelconfig.build_networks(described, registry or get_registry(), source)
+    modelconfig.load_weights(generator, state["generator"], "generator", source)
+    chosen = select_device(device)
+    generator = generator.to(chosen).eval().requires_grad_(False)
+    return Subject(generator, config.latent_dim, tuple(shape), data["kind"], config.dataset,
+                   dict(config.dataset_options), f"{source} (step {step})", run_dir=run_dir, device=chosen)
+
+
+# --- the pieces ---------------------------------------------------------------------------------------------------
+
+
+def generate(generator: Callable[[Tensor], Tensor], latent_dim: int, n: int, seed: int = 0,
+             device: torch.device | str = "cpu", batch_size: int = GENERATE_BATCH) -> Tensor:
+    """``n`` samples (float, CPU) from noise drawn by a CPU generator seeded with ``seed``, in batches.
+
+    The noise is the same as :meth:`ganzoo.loading.LoadedGenerator.sample` draws for that seed, so the samples are
+    too. The caller's global RNG is untouched.
+    """
+    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+    with torch.no_grad():
+        return torch.cat([generator(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
+
+
+def reference_data(registry: Registry, dataset: str, options: dict[str, Any], split: str | None) -> RealData:
+    """The real data to score against: ``dataset`` with the model's options and ``split`` (None: test when the data
+    set has splits), on the CPU, with its :class:`~ganzoo.metric.Reference` attached."""
+    spec = registry.dataset(dataset)
+    has_split = "split" in spec.options
+    if split is not None and split not in SPLITS:
+        raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split is not None and not has_split:
+        raise ConfigError(f"data set {spec.name!r} has no train/test split; it is compared with as a whole",
+                          hint="leave out --split")
+    chosen = dict(spec.options)
+    chosen.update({k: v for k, v in options.items() if k in spec.options})
+    if has_split:
+        chosen["split"] = split or DEFAULT_SPLIT
+    real = spec.factory(**chosen)
+    real.reference = Reference(spec.name, chosen.get("split"), chosen)  # type: ignore[attr-defined]
+    return real
+
+
+def default_metric_names(data_kind: str, real: RealData) -> list[str]:
+    if data_kind == POINTS:
+        return ["modes", "w1"] if real.modes is not None else ["w1"]
+    return ["fid", "is", "kid"]
+
+
+def make_metrics(registry: Registry, names: Sequence[str], data_kind: str, *, extractor: str | None = None,
+                 inception_weights: str | Path | None = None) -> list[tuple[str, Metric]]:
+    """(registered name, metric) for each of ``names``; checks each metric applies to ``data_kind`` and passes
+    ``extractor`` / ``inception_weights`` to the metrics that take them."""
+    chosen: list[tuple[str, Metric]] = []
+    takes_extractor = False
+    for name in dict.fromkeys(names):
+        spec = registry.metric(name)
+        if data_kind not in spec.data_kinds:
+            raise ConfigError(f"metric {spec.name!r} scores {', '.join(spec.data_kinds)}; this model makes "
+                              f"{data_kind}", hint=f"`ganzoo list --kind metric` shows which metrics fit {data_kind}")
+        options = dict(spec.options)
+        if "extractor" in options:
+            takes_extractor = True
+            if extractor is not None:
+                options["extractor"] = extractor
+            if inception_weights is not None:
+                options["inception_weights"] = str(inception_weights)
+        chosen.append((spec.name, spec.factory(**options)))
+    if extractor is not None and not takes_extractor:
+        raise ConfigError(f"--extractor {extractor} has no effect: none of {', '.join(n for n, _ in chosen)} uses a "
+                          "feature extractor", hint="leave out --extractor (it is for image metrics)")
+    return chosen
+
+
+def run_metrics(metrics: Sequence[Metric], fake: Tensor, real: RealData, seed: int = 0) -> list[dict[str, float]]:
+    """Values of each metric, in order; metrics that share a group key are computed together."""
+    values: list[dict[str, float] | None] = [None] * len(metrics)
+    groups: dict[Any, list[int]] = {}
+    for i, metric in enumerate(metrics):
+        key = metric.group_key()
+        groups.setdefault(("group", key) if key is not None else ("single", i), []).append(i)
+    for indices in groups.values():
+        members = [metrics[i] for i in indices]
+        generator = torch.Generator(real.device).manual_seed(seed)
+        for i, result in zip(indices, type(members[0]).compute_group(members, fake, real, generator), strict=True):
+            values[i] = result
+    return [v or {} for v in values]
+
+
+def result_dicts(name: str, metric: Metric, values: dict[str, float], n: int, reference: str,
+                 seed: int) -> list[dict[str, Any]]:
+    """One store result per value (a ``*_std`` value rides along as ``std`` of its value)."""
+    measured = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    provenance = dict(metric.provenance)
+    fidelity_version = provenance.pop("torch_fidelity_version", None)
+    out = []
+    for key, value in values.items():
+        if key.endswith(STD_SUFFIX):
+            continue
+        result: dict[str, Any] = {
+            "metric": key, "label": metric.label(key), "value": float(value), "plugin": name,
+            "higher_is_better": metric.value_higher_is_better(key), "extractor": metric.extractor,
+            "n_samples": n, "reference": reference,
+            "torch_fidelity_version": fidelity_version,
+            "ganzoo_version": __version__, "measured_at": measured, "seed": seed,
+        }
+        if f"{key}{STD_SUFFIX}" in values:
+            result["std"] = float(values[f"{key}{STD_SUFFIX}"])
+        result.update({k: v for k, v in provenance.items() if v is not None})
+        out.append(result)
+    return out
+
+
+# --- whole evaluations --------------------------------------------------------------------------------------------
+
+
+def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extractor: str | None = None,
+             n: int | None = None, split: str | None = None, inception_weights: str | Path | None = None,
+             seed: int = 0, registry: Registry | None = None,
+             echo: Callable[[str], None] | None = None) -> Evaluation:
+    """Score ``subject``: ``metrics`` (default by data kind) on ``n`` samples (default 10,000 images / 2,500 points)
+    against its data set's ``split`` (default test)."""
+    from ganzoo.plugins import get_registry
+
+    registry = registry or get_registry()
+    started = time.perf_counter()
+    n = DEFAULT_N.get(subject.data_kind, 2_500) if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ConfigError(f"--n must be a whole number >= 2, got {n!r}", hint="e.g. --n 10000")
+    real = reference_data(registry, subject.dataset, subject.dataset_options, split)
+    reference = reference_of(real)
+    if tuple(real.shape) != tuple(subject.shape):
+        raise GanzooError(f"{subject.source} makes samples of shape {list(subject.shape)} but data set "
+                          f"{subject.dataset!r} now gives {list(real.shape)}",
+                          hint="the data-set plugin or its options changed since training")
+    names = list(metrics) if metrics else default_metric_names(subject.data_kind, real)
+    chosen = make_metrics(registry, names, subject.data_kind, extractor=extractor,
+                          inception_weights=inception_weights)
+    if echo:
+        echo(f"evaluating {subject.source}: {', '.join(n_ for n_, _ in chosen)} on {n} samples against "
+             f"{reference.label if reference else subject.dataset}")
+    fake = generate(subject.generator, subject.latent_dim, n, seed, subject.device)
+    values = run_metrics([m for _, m in chosen], fake, real, seed)
+    results = [r for (name, metric), v in zip(chosen, values, strict=True)
+               for r in result_dicts(name, metric, v, n, reference.label if reference else subject.dataset, seed)]
+    return Evaluation(subject.source, results, n, time.perf_counter() - started)
+
+
+def evaluate_model(ref: str, metrics: Sequence[str] | None = None, *, store: Any = None, save: bool = True,
+                   device: str = "cpu", registry: Registry | None = None, **options: Any) -> Evaluation:
+    """Evaluate stored model ``ref`` and record the results in the store (and so in its model card)."""
+    from ganzoo.store import ModelStore
+
+    store = store or ModelStore()
+    subject = subject_from_store(ref, store=store, device=device, registry=registry)
+    evaluation = evaluate(subject, metrics, registry=registry, **options)
+    if save:
+        record = store.add_metrics(subject.ref, evaluation.results)
+        evaluation.saved_to = f"model store ({record.ref}, {record.path / 'README.md'})"
+    return evaluation
+
+
+def evaluate_run(run_dir: str | Path, metrics: Sequence[str] | None = None, *, save: bool = True,
+                 device: str = "cpu", registry: Registry | None = None, **options: Any) -> Evaluation:
+    """Evaluate a run directory's newest checkpoint; results are merged into ``RUN_DIR/results.json``."""
+    subject = subject_from_run(run_dir, device=device, registry=registry)
+    evaluation = evaluate(subject, metrics, registry=registry, **options)
+    if save:
+        path = Path(run_dir) / RUN_RESULTS
+        evaluation.saved_to = str(merge_results(path, evaluation.results))
+    return evaluation
+
+
+def merge_results(path: Path, results: Sequence[dict[str, Any]]) -> Path:
+    """Add ``results`` to the JSON list in ``path``; a result replaces an earlier one with the same label and
+    reference (a re-measurement), as in the model store."""
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    except ValueError:
+        existing = []
+    keys = {(r["label"], r.get("reference")) for r in results}
+    merged = [r for r in existing if (r.get("label"), r.get("reference")) not in keys] + list(results)
+    return atomic_write_json(path, merged)
+
+
+def format_table(results: Sequence[dict[str, Any]]) -> str:
+    """Results as an aligned text table: label, value (+- std), better, samples, reference, extractor."""
+    header = ("metric", "value", "better", "samples", "reference", "extractor")
+    rows = [header]
+    for r in results:
+        value = f"{r['value']:.4g}" + (f" +- {r['std']:.2g}" if r.get("std") is not None else "")
+        rows.append((r["label"], value, "higher" if r.get("higher_is_better") else "lower", str(r.get("n_samples")),
+                     str(r.get("reference")), str(r.get("extractor") or "-")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --- during training ----------------------------------------------------------------------------------------------
+
+
+class TrainingEvaluator:
+    """Scores the generator being trained every ``eval_every`` steps (``ganzoo train --eval-every K``).
+
+    The metric is ``config.eval_metric`` (default: ``w1`` for points, the exact distance the Wasserstein critic
+    estimates; ``fid`` for images), on ``config.eval_n`` samples from FIXED noise, against the data set's test split
+    when it has one (else the data set itself). Returns ``{"eval/<label>": value}`` for the step's log record. The
+    generator is put in eval mode for the measurement and restored; no training RNG stream is touched.
+    """
+
+    def __init__(self, config: Any, registry: Registry, data: RealData, device: torch.device) -> None:
+        name = config.eval_metric or ("w1" if data.kind == POINTS else "fid")
+        [(self.name, self.metric)] = make_metrics(registry, [name], data.kind)
+        if data.kind == POINTS:
+            self.real = data  # analytic: fresh samples from the same distribution
+        else:
+            self.real = reference_data(registry, config.dataset, dict(config.dataset_options), None)
+        self.n = config.eval_n or TRAINING_EVAL_N.get(data.kind, 1_000)
+        self.seed = config.seed + 3
+        self.latent_dim = config.latent_dim
+        self.device = device
+
+    def __call__(self, generator: nn.Module) -> dict[str, float]:
+        was_training = generator.training
+        generator.eval()
+        try:
+            fake = generate(generator, self.latent_dim, self.n, self.seed, self.device)
+        finally:
+            generator.train(was_training)
+        [values] = run_metrics([self.metric], fake, self.real, self.seed)
+        return {f"eval/{self.metric.label(k)}": float(v) for k, v in values.items() if not k.endswith(STD_SUFFIX)}

@@ -1,0 +1,255 @@
+"""What the sampling page does, without the page: every action as a plain method over the model store.
+
+:class:`SamplingService` validates its inputs (:mod:`ganzoo.serve.validation`), resolves model references through
+:meth:`ModelStore.get` only (never a path), keeps loaded generators and critics in bounded LRU caches
+(:mod:`ganzoo.serve.cache`) and writes its pictures into a private temporary folder, returning their paths.
+:mod:`ganzoo.serve.app` wires these methods to Gradio events; tests and scripts can call them directly.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganzoo.errors import GanzooError
+from ganzoo.serve import distances, figures, validation
+from ganzoo.serve.cache import LRUCache
+from ganzoo.store import CARD_FILE, CRITIC_FILE, CURVES_FILE, LOG_FILE, ModelRecord, ModelStore
+
+DEFAULT_CACHE_SIZE = validation.DEFAULT_CACHE_SIZE
+POINT_CLOUD = 256  # points per frame when interpolating a 2-D model
+MIN_FRAME_PIXELS = 96  # interpolation frames of small images are enlarged to at least this
+SURFACE_RESOLUTION = 80  # critic evaluated on an 80 x 80 grid
+OUTPUT_MAX_AGE_S = 600.0  # Gradio copies outputs into its own cache at once; ours can go after this
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+_RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?!https?://)([^)]+)\)")
+_PYPLOT_LOCK = threading.Lock()  # ganzoo.plots uses pyplot, which is not thread-safe
+
+
+def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between rows of ``a`` and ``b`` (the usual path between Gaussian latents).
+
+    Falls back to a straight line for (nearly) parallel rows.
+    """
+    a_unit, b_unit = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    omega = torch.acos((a_unit * b_unit).sum(1, keepdim=True).clamp(-1.0, 1.0))
+    sin = torch.sin(omega)
+    linear = (1 - t) * a + t * b
+    curved = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin.clamp_min(1e-8)
+    return torch.where(sin.abs() < 1e-6, linear, curved)
+
+
+def _noise(seed: int, n: int, latent_dim: int) -> torch.Tensor:
+    """The noise :meth:`LoadedGenerator.sample` draws for ``seed``: the same seed gives the same samples."""
+    return torch.randn(n, latent_dim, generator=torch.Generator(device="cpu").manual_seed(seed))
+
+
+def _to_pil(image: torch.Tensor) -> Image.Image:
+    """One image in [-1, 1] ([C, H, W]) as a PIL image."""
+    array = image.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    array = array.permute(1, 2, 0).numpy()
+    return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).convert("RGB")
+
+
+def describe(record: ModelRecord) -> str:
+    """``name:version: arch + loss on dataset, headline``: how the model picker lists a model."""
+    return f"{record.ref}: {record.arch} + {record.loss} on {record.dataset}, {record.headline or 'not evaluated'}"
+
+
+class SamplingService:
+    """The sampling page's actions over ``store`` (default: the store at ``GANZOO_HOME``).
+
+    ``cache_size`` generators (and as many critics) stay loaded; ``loader``/``critic_loader`` default to
+    :func:`ganzoo.loading.load_generator` / :func:`~ganzoo.loading.load_critic` (tests pass wrappers).
+    """
+
+    def __init__(self, store: ModelStore | None = None, *, cache_size: int = DEFAULT_CACHE_SIZE,
+                 device: str = "cpu", loader: Callable[..., Any] | None = None,
+                 critic_loader: Callable[..., Any] | None = None) -> None:
+        from ganzoo.loading import load_critic, load_generator
+
+        self.store = store if store is not None else ModelStore()
+        self.device = device
+        self._load_generator = loader or load_generator
+        self._load_critic = critic_loader or load_critic
+        self.generators: LRUCache[Any] = LRUCache(self._generator_for, cache_size)
+        self.critics: LRUCache[Any] = LRUCache(self._critic_for, cache_size)
+        self._real: dict[str, np.ndarray] = {}
+        self.workdir = Path(tempfile.mkdtemp(prefix="ganzoo-serve-"))
+        # deleted by close(), or when the service is garbage-collected or the interpreter exits
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, True)
+
+    # --- models ---------------------------------------------------------------------------------------------
+
+    def _generator_for(self, ref: str) -> Any:
+        return self._load_generator(ref, device=self.device, store=self.store)
+
+    def _critic_for(self, ref: str) -> Any:
+        return self._load_critic(ref, device=self.device, store=self.store)
+
+    def record(self, model: Any) -> ModelRecord:
+        """The stored version ``model`` names, after validating the reference ("name" means its newest version)."""
+        return self.store.get(validation.model_ref(model))
+
+    def generator(self, record: ModelRecord) -> Any:
+        return self.generators.get(record.ref)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every stored version, with the label the picker shows."""
+        return [{"ref": r.ref, "label": describe(r), "name": r.name, "version": r.version, "arch": r.arch,
+                 "loss": r.loss, "dataset": r.dataset, "data_kind": r.config.get("data_kind"),
+                 "headline": r.headline, "created": r.created} for r in self.store.list()]
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, ref) pairs for the model picker."""
+        return [(row["label"], row["ref"]) for row in self.list_models()]
+
+    def model_info(self, model: Any) -> tuple[str, dict[str, Any]]:
+        """(the model card as Markdown for the page, a summary dict)."""
+        record = self.record(model)
+        card = self.store.file(record, CARD_FILE).read_text(encoding="utf-8")
+        card = _FRONT_MATTER.sub("", card, count=1)
+        card = _RELATIVE_IMAGE.sub(lambda m: f"*({m.group(1) or m.group(2)}: shown in the tabs above)*", card)
+        info = {"ref": record.ref, "label": describe(record), "arch": record.arch, "loss": record.loss,
+                "dataset": record.dataset, "data_kind": record.config["data_kind"],
+                "latent_dim": record.config["latent_dim"], "shape": record.config["shape"],
+                "has_critic": CRITIC_FILE in self.store.files(record), "headline": record.headline,
+                "metrics": list(record.metrics), "created": record.created}
+        return card, info
+
+    # --- outputs --------------------------------------------------------------------------------------------
+
+    def _output(self, stem: str, suffix: str) -> Path:
+        """A fresh file name in the work folder; outputs older than ten minutes are deleted on the way."""
+        cutoff = time.time() - OUTPUT_MAX_AGE_S
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for old in self.workdir.iterdir():
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except OSError:
+                pass
+        return self.workdir / f"{stem}-{uuid.uuid4().hex[:12]}{suffix}"
+
+    def real_points(self, generator: Any) -> np.ndarray:
+        """Real points of a 2-D model's data set (1,000, fixed seed), cached per model; empty if unavailable."""
+        from ganzoo.sampling import _real_points
+
+        ref = generator.record.ref
+        if ref not in self._real:
+            self._real[ref] = _real_points(generator).numpy()
+        return self._real[ref]
+
+    def generate(self, model: Any, seed: Any = 0, n: Any = 64) -> Path:
+        """A PNG of ``n`` samples drawn with ``seed``: an image grid, or for 2-D models a scatter over real data."""
+        n, seed = validation.sample_count(n), validation.seed(seed)
+        record = self.record(model)
+        generator = self.generator(record)
+        samples = generator.sample(n, seed=seed).cpu()
+        if generator.data_kind == "points":
+            fig = figures.scatter(samples.numpy(), self.real_points(generator), f"{record.ref}, seed {seed}, n {n}")
+            return figures.save_png(fig, self._output("samples", ".png"))
+        from ganzoo.plots import save_image_grid
+
+        return save_image_grid(samples, self._output("samples", ".png"))
+
+    def interpolate(self, model: Any, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 8) -> tuple[Path, Path]:
+        """(a PNG strip of ``frames`` frames, an animated GIF) along the latent path from ``seed_a`` to ``seed_b``.
+
+        Images: one sample whose noise moves from seed_a's to seed_b's (frame 0 is ``generate(seed_a, n=1)``),
+        enlarged (nearest neighbour) to at least 96 pixels. 2-D models: a cloud of 256 points moving from seed_a's
+        noise to seed_b's. The path is spherical (slerp). The strip has 2-pixel white gaps; the GIF plays the frames
+        forward and back (2 * frames - 2 pictures), looping.
+        """
+        seed_a, seed_b = validation.seed(seed_a, "seed_a"), validation.seed(seed_b, "seed_b")
+        count = validation.frame_count(frames)
+        record = self.record(model)
+        generator = self.generator(record)
+        points = generator.data_kind == "points"
+        n = POINT_CLOUD if points else 1
+        z_a, z_b = _noise(seed_a, n, generator.latent_dim), _noise(seed_b, n, generator.latent_dim)
+        with torch.no_grad():
+            outputs = [generator(_slerp(z_a, z_b, i / (count - 1)).to(generator.device)).cpu()
+                       for i in range(count)]
+        if points:
+            real = self.real_points(generator)
+            limits = figures.limits_of(real, *(o.numpy() for o in outputs))
+            images = [figures.to_image(figures.scatter(o.numpy(), real, f"t = {i / (count - 1):.2f}", size=2.4,
+                                                       dpi=75, limits=limits, legend=False))
+                      for i, o in enumerate(outputs)]
+        else:
+            images = [figures.enlarge(_to_pil(o[0]), MIN_FRAME_PIXELS) for o in outputs]
+        strip_path = self._output("interpolation", ".png")
+        figures.strip(images).save(strip_path, format="PNG")
+        return strip_path, figures.save_gif(images, self._output("interpolation", ".gif"))
+
+    def curves(self, model: Any) -> Path:
+        """The model's training curves: its stored curves.png, else re-plotted from its stored metrics.jsonl."""
+        record = self.record(model)
+        files = self.store.files(record)
+        target = self._output("curves", ".png")
+        if CURVES_FILE in files:
+            shutil.copyfile(self.store.file(record, CURVES_FILE), target)
+            return target
+        if LOG_FILE in files:
+            from ganzoo.plots import save_curves
+            from ganzoo.trainer import read_metrics
+
+            records = read_metrics(self.store.file(record, LOG_FILE))
+            with _PYPLOT_LOCK:
+                return save_curves(records, target, f"{record.arch} + {record.loss} on {record.dataset}")
+        raise GanzooError(f"model {record.ref} was stored without training curves or a training log",
+                          hint="models stored by `ganzoo train` have both; re-train it to get them")
+
+    def critic_surface(self, model: Any, seed: Any = 0, n: Any = 256) -> Path:
+        """A PNG of the critic's value over the plane with real and generated points (2-D models with a critic)."""
+        n, seed = validation.sample_count(n), validation.seed(seed)
+        record = self.record(model)
+        if record.config["data_kind"] != "points" or list(record.config["shape"]) != [2]:
+            raise GanzooError(f"model {record.ref} makes {record.config['data_kind']} of shape "
+                              f"{record.config['shape']}; the critic surface is drawn for 2-D toy models only",
+                              hint="pick a model trained on gaussians8, gaussians25 or swissroll")
+        critic = self.critics.get(record.ref)
+        if critic is None:
+            raise GanzooError(f"model {record.ref} was stored without critic weights, so there is no surface to draw",
+                              hint="models stored by `ganzoo train` keep their critic; re-train or re-import it "
+                                   "with critic.safetensors")
+        generator = self.generator(record)
+        fake = generator.sample(n, seed=seed).cpu().numpy()
+        real = self.real_points(generator)
+        x0, x1, y0, y1 = figures.limits_of(real, fake, margin=0.25)
+        xs, ys = np.meshgrid(np.linspace(x0, x1, SURFACE_RESOLUTION), np.linspace(y0, y1, SURFACE_RESOLUTION))
+        grid = torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], 1)).float()
+        with torch.no_grad():
+            values = critic(grid.to(next(critic.parameters()).device)).reshape(-1).float().cpu().numpy()
+        if not np.isfinite(values).all():
+            raise GanzooError(f"model {record.ref}: the critic returns non-finite values",
+                              hint="the stored critic diverged during training; re-train the model")
+        fig = figures.value_surface(xs, ys, values.reshape(xs.shape), fake, real,
+                                    f"{record.ref}: critic value (WGAN-GP paper, figure 1 style)")
+        return figures.save_png(fig, self._output("critic", ".png"))
+
+    def distances(self, theta: Any = 0.5) -> tuple[Path, dict[str, Any]]:
+        """The seeds' example at ``theta``: (a PNG of W, JS, KL, TV against theta, the numbers at ``theta``)."""
+        theta = validation.real_number(theta, "theta", -distances.THETA_LIMIT, distances.THETA_LIMIT)
+        w_samples = distances.empirical_w1(theta)
+        fig = distances.figure(theta, w_samples)
+        return figures.save_png(fig, self._output("distances", ".png")), distances.table(theta, w_samples)
+
+    def close(self) -> None:
+        """Drop cached models and delete the work folder."""
+        self.generators.clear()
+        self.critics.clear()
+        self._remove_workdir()

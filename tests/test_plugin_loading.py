@@ -1,0 +1,153 @@
+"""Loading control beyond tests/test_registry.py: every hook end to end, GANZOO_LOAD_PLUGINS's name matching and
+typo report, build_registry(load=...), the API-version message, and what the CLI shows for broken plugins.
+
+Installed distributions are simulated the way pip leaves them: a module and a ``*.dist-info`` folder with
+``entry_points.txt`` on sys.path, so discovery goes through importlib.metadata exactly as for a real install.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ganzoo import API_VERSION, hookimpl
+from ganzoo.cli import app
+from ganzoo.plugins import HOOK_KINDS, build_registry, normalise_distribution, reset_registry
+from ganzoo.registry import Registry
+from ganzoo.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec
+
+WORKING = """
+from ganzoo import hookimpl, LossSpec
+from ganzoo_plugins.losses import non_saturating
+GANZOO_API_VERSION = {api}
+@hookimpl
+def register_losses(register):
+    register(LossSpec(name="{loss}", factory=non_saturating))
+"""
+TYPO = """
+from ganzoo import hookimpl, ArchitectureSpec
+from ganzoo_plugins.architectures import mlp
+@hookimpl
+def register_architecture(register):
+    register(ArchitectureSpec(name="typo-arch", factory=mlp))
+"""
+
+
+def install(site: Path, distribution: str, module: str, source: str, version: str = "1.0") -> None:
+    """A module plus the dist-info pip would write for a distribution with one `ganzoo` entry point."""
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{module}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[ganzoo]\nmain = {module}\n")
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Three installed plugin distributions: two that work, one with a misspelled hook."""
+    install(tmp_path, "ganzoo-lc-one", "ganzoo_lc_one", WORKING.format(api=API_VERSION, loss="lc-one"))
+    install(tmp_path, "Ganzoo_LC_Two", "ganzoo_lc_two", WORKING.format(api=API_VERSION, loss="lc-two"), "2.5")
+    install(tmp_path, "ganzoo-lc-typo", "ganzoo_lc_typo", TYPO)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("GANZOO_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("GANZOO_TRACE_PLUGINS", raising=False)
+    reset_registry()
+    yield tmp_path
+    reset_registry()  # the next test rebuilds the process registry from its own environment
+
+
+def third_party(registry: Registry) -> set[str]:
+    return {p.distribution for p in registry.plugins if not p.builtin}
+
+
+def test_load_list_matches_names_in_any_case_and_either_separator(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANZOO_LOAD_PLUGINS", " GANZOO_LC_ONE , ganzoo-lc-two ")
+    registry = build_registry()
+    assert third_party(registry) == {"ganzoo-lc-one", "Ganzoo_LC_Two"} and not registry.failures
+    assert registry.loss("lc-two").provider.version == "2.5"
+    assert normalise_distribution("Ganzoo_LC.Two") == "ganzoo-lc-two"
+
+
+def test_unset_loads_every_installed_plugin_and_reports_the_broken_one(site: Path) -> None:
+    registry = build_registry()
+    assert {"ganzoo-lc-one", "Ganzoo_LC_Two"} <= third_party(registry)
+    typo = [f for f in registry.failures if f.distribution == "ganzoo-lc-typo"]
+    assert len(typo) == 1 and "register_architecture" in typo[0].error and "register_architectures" in typo[0].error
+
+
+def test_a_requested_distribution_that_is_not_installed_is_reported_with_the_closest_name(
+        site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANZOO_LOAD_PLUGINS", "ganzoo-lc-onee")
+    registry = build_registry()
+    (failure,) = registry.failures
+    assert failure.distribution == "ganzoo-lc-onee (not installed)" and "did you mean 'ganzoo-lc-one'" in failure.error
+    assert not third_party(registry) and registry.loss("wgan-gp")  # built-ins still load
+
+
+def test_load_argument_overrides_the_environment(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANZOO_LOAD_PLUGINS", "")
+    assert third_party(build_registry(load=["ganzoo-lc-one"])) == {"ganzoo-lc-one"}
+    monkeypatch.setenv("GANZOO_LOAD_PLUGINS", "ganzoo-lc-one")
+    assert third_party(build_registry(load=[])) == set()
+
+
+def test_cli_shows_broken_plugins_and_warns_on_every_command(site: Path) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(app, ["plugins", "--json"])
+    data = json.loads(shown.stdout)
+    assert {"distribution": "Ganzoo_LC_Two", "version": "2.5"}.items() <= next(
+        p for p in data["plugins"] if p["distribution"] == "Ganzoo_LC_Two").items()
+    (failed,) = [f for f in data["failed"] if f["distribution"] == "ganzoo-lc-typo"]
+    assert "register_architecture" in failed["error"]
+    listed = runner.invoke(app, ["list", "--kind", "loss", "lc-*"])
+    assert listed.exit_code == 0 and "lc-one  [ganzoo-lc-one 1.0]" in listed.stdout
+    assert "warning: plugin 'main' (ganzoo-lc-typo) was not loaded" in listed.stderr
+
+
+def test_api_version_mismatch_names_the_plugin_and_both_versions() -> None:
+    future = types.ModuleType("ganzoo_future")
+    exec(WORKING.format(api=API_VERSION + 1, loss="future"), future.__dict__)
+    current = types.ModuleType("ganzoo_current")
+    exec(WORKING.format(api=API_VERSION, loss="current"), current.__dict__)
+    registry = build_registry([("future", future, "ganzoo-future", "3.0"), ("current", current, "ganzoo-cur", "1")])
+    (failure,) = registry.failures
+    assert failure.name == "future" and f"API version {API_VERSION + 1}" in failure.error
+    assert f"speaks version {API_VERSION}" in failure.error
+    assert registry.loss("current")  # a plugin that declares the matching version loads
+
+
+HOOK_ENTRIES = {
+    "register_losses": ("loss", lambda: LossSpec(name="hook-loss", factory=lambda: None)),
+    "register_architectures": ("arch", lambda: ArchitectureSpec(name="hook-arch", factory=lambda: None)),
+    "register_datasets": ("dataset", lambda: DatasetSpec(name="hook-dataset", factory=lambda: None)),
+    "register_metrics": ("metric", lambda: MetricSpec(name="hook-metric", factory=lambda: None)),
+}
+
+
+@pytest.mark.parametrize("hook", list(HOOK_ENTRIES))
+def test_every_hook_registers_its_kind_with_provenance_and_is_traced(hook: str, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    kind, make = HOOK_ENTRIES[hook]
+    assert HOOK_KINDS[hook] == kind
+    plugin = types.SimpleNamespace(**{hook: hookimpl(lambda register: register(make()))})
+    monkeypatch.setenv("GANZOO_TRACE_PLUGINS", "1")
+    registry = build_registry([("only", plugin, "ganzoo-hooks", "0.3")])
+    (spec,) = registry.entries(kind)
+    assert spec.name == f"hook-{kind}"
+    assert (spec.provider.distribution, spec.provider.version) == ("ganzoo-hooks", "0.3")
+    assert registry.plugins[0].hooks == (hook,)
+    err = capsys.readouterr().err
+    assert f"{hook}() of plugin 'only' (ganzoo-hooks)" in err and f"registered {kind} 'hook-{kind}'" in err
+
+
+def test_registering_the_wrong_kind_from_a_hook_is_reported() -> None:
+    plugin = types.SimpleNamespace(register_losses=hookimpl(lambda register: register("lsgan")))
+    registry = build_registry([("wrong", plugin, "ganzoo-wrong", "1")])
+    (failure,) = registry.failures
+    assert failure.distribution == "ganzoo-wrong" and "not a ganzoo LossSpec" in failure.error

@@ -1,0 +1,183 @@
+"""Resume: a run SIGKILLed after a checkpoint past N/2 and resumed ends bit-identical to an uninterrupted run; a
+SIGKILL during a checkpoint write never leaves the newest readable checkpoint unreadable."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganzoo.api import resume, train
+from ganzoo.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from ganzoo.errors import GanzooError
+from ganzoo.trainer import read_metrics
+
+STEPS, EVERY = 40, 10
+
+# Run the real CLI in a subprocess; after the checkpoint at step 30 every step sleeps a little, so the kill lands
+# while training continues past the checkpoint (those steps are lost and must be trained again on resume).
+KILLABLE = textwrap.dedent("""
+    import sys, time
+    import torch
+    torch.set_num_threads(1)
+    from ganzoo import trainer
+    from ganzoo.cli import main
+    step = trainer.Trainer.train_step
+    def slow_after_half(self):
+        if self.step >= self.config.steps // 2:
+            time.sleep(0.1)
+        return step(self)
+    trainer.Trainer.train_step = slow_after_half
+    sys.argv = ["ganzoo", "train", *sys.argv[1:]]
+    main()
+""")
+
+
+def cli_args(arch: str, dataset: str, out: Path, sets: dict) -> list[str]:
+    args = [arch, "wgan-gp", "--dataset", dataset, "--steps", str(STEPS), "--checkpoint-every", str(EVERY),
+            "--sample-every", "1000", "--device", "cpu", "--quiet", "--no-register", "--out", str(out)]
+    for key, value in sets.items():
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+def latest_step(run: Path) -> int:
+    try:
+        return json.loads((run / "checkpoints" / LATEST).read_text())["step"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def one_thread(fn):
+    """Run ``fn`` with one torch thread (what the killed subprocess uses), so float reductions match bit for bit."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: dict, batch_size: int) -> None:
+    reference = one_thread(lambda: train(arch, "wgan-gp", dataset, out=tmp_path / "reference", sets=sets,
+                                         steps=STEPS, checkpoint_every=EVERY, sample_every=1000, device="cpu",
+                                         batch_size=batch_size, progress=False, echo=lambda _: None,
+                                         register=False))
+    run = tmp_path / "killed"
+    args = cli_args(arch, dataset, run, sets) + ["--batch-size", str(batch_size)]
+    env = {**os.environ, "GANZOO_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while latest_step(run) <= STEPS // 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(random.Random(0).uniform(0.1, 0.3))  # a few steps past the checkpoint
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    killed_at = latest_step(run)
+    assert STEPS // 2 < killed_at < STEPS
+
+    result = one_thread(lambda: resume(run, progress=False, echo=lambda _: None, register=False))
+    assert result.step == STEPS and not result.interrupted
+    _, expected = load_checkpoint(reference.run_dir / "checkpoints")
+    _, actual = load_checkpoint(run / "checkpoints")
+    for part in ("generator", "critic"):
+        assert expected[part].keys() == actual[part].keys()
+        different = [k for k in expected[part] if not torch.equal(expected[part][k], actual[part][k])]
+        assert not different, f"{part} differs after resume from step {killed_at}: {different}"
+    # the log holds every step once, with the same losses as the uninterrupted run
+    log, reference_log = read_metrics(run / "metrics.jsonl"), read_metrics(reference.run_dir / "metrics.jsonl")
+    assert [r["step"] for r in log] == list(range(1, STEPS + 1))
+    assert [r["generator_loss"] for r in log] == [r["generator_loss"] for r in reference_log]
+
+
+def test_killed_and_resumed_mlp_run_is_bit_identical(tmp_path):
+    kill_past_half_then_resume(tmp_path, "mlp", "gaussians8", {"hidden": 16, "layers": 2}, batch_size=64)
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_dcgan_run_is_bit_identical(tmp_path):
+    # batch norm in the generator (running statistics), layer norm in the critic, real images in a shuffled order
+    kill_past_half_then_resume(tmp_path, "dcgan", "digits", {"width": 8}, batch_size=16)
+
+
+# --- torn checkpoint writes ----------------------------------------------------------------------------------
+
+WRITER = textwrap.dedent("""
+    import sys, torch
+    torch.set_num_threads(1)
+    from ganzoo.checkpoint import save_checkpoint
+    step = int(sys.argv[2])
+    while True:
+        step += 1
+        state = {"weights": torch.full((64, 1024), float(step)), "step_copy": step, "nested": [torch.arange(step)]}
+        save_checkpoint(sys.argv[1], step, state, keep=2)
+""")
+
+
+def check_newest(directory: Path) -> int:
+    step, state = load_checkpoint(directory)
+    assert state["step_copy"] == step
+    assert torch.equal(state["weights"], torch.full((64, 1024), float(step)))
+    assert torch.equal(state["nested"][0], torch.arange(step))
+    return step
+
+
+@pytest.mark.slow
+def test_sigkill_during_checkpoint_writes_never_breaks_the_newest_readable_checkpoint(tmp_path):
+    directory, rng, step = tmp_path / "checkpoints", random.Random(1), 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(directory), str(step)], env=env,
+                                stderr=subprocess.PIPE, text=True)
+        start, deadline = latest_step_of(directory), time.monotonic() + 300
+        while latest_step_of(directory) <= start + 1 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.05))  # land somewhere inside a later write
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        newer = check_newest(directory)
+        assert newer > step
+        step = newer
+
+
+def latest_step_of(directory: Path) -> int:
+    try:
+        return json.loads((directory / LATEST).read_text())["step"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_leftover_temp_files_and_torn_older_files_do_not_matter(tmp_path):
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, step, {"w": torch.full((4,), float(step)), "step_copy": step}, keep=3)
+    # what a kill leaves: a half-written temp file of the next checkpoint, a torn older checkpoint
+    (tmp_path / ".step_0000004.safetensors.x1.tmp").write_bytes(b"\x00" * 10)
+    (tmp_path / "step_0000004.safetensors").write_bytes(b"torn")  # written, but latest.json not yet moved on
+    older = tmp_path / "step_0000002.safetensors"
+    older.write_bytes(older.read_bytes()[:7])
+    step, state = load_checkpoint(tmp_path)
+    assert step == 3 and torch.equal(state["w"], torch.full((4,), 3.0))
+    # and the next save still works and becomes the newest
+    save_checkpoint(tmp_path, 4, {"w": torch.full((4,), 4.0), "step_copy": 4}, keep=3)
+    assert load_checkpoint(tmp_path)[0] == 4
+    assert not list(tmp_path.glob(".*.tmp"))  # the next save clears what the kill left
+
+
+def test_a_damaged_newest_checkpoint_is_a_clear_error(tmp_path):
+    save_checkpoint(tmp_path, 1, {"w": torch.zeros(3)})
+    path = tmp_path / "step_0000001.safetensors"
+    path.write_bytes(path.read_bytes()[:5])
+    with pytest.raises(GanzooError, match="unreadable"):
+        load_checkpoint(tmp_path)

@@ -1,0 +1,406 @@
+"""The model store: registering, versions, names, integrity, safe loading, export/import, crashes, concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import ganzoo
+from ganzoo.checkpoint import load_checkpoint
+from ganzoo.errors import GanzooError, UnknownNameError
+from ganzoo.loading import LoadedGenerator, load_critic, load_generator
+from ganzoo.modelconfig import REQUIRED_KEYS
+from ganzoo.plugins import build_registry
+from ganzoo.store import IntegrityError, ModelStore, default_home, parse_ref
+
+POINTS_NAME = "mlp-wgan-gp-gaussians8"
+
+
+@pytest.fixture
+def store(ganzoo_home) -> ModelStore:
+    return ModelStore()
+
+
+def visible_version_dirs(store: ModelStore) -> list[Path]:
+    return sorted(p for p in store.models_dir.glob("*/*"))
+
+
+# --- registration --------------------------------------------------------------------------------------------
+
+
+def test_default_home_is_ganzoo_home_else_dot_ganzoo(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANZOO_HOME", str(tmp_path / "h"))
+    assert default_home() == tmp_path / "h"
+    monkeypatch.delenv("GANZOO_HOME")
+    assert default_home() == Path.home() / ".ganzoo"
+
+
+def test_register_stores_every_file_and_a_complete_config(store, tiny_points_run):
+    record = store.register(tiny_points_run.run_dir)
+    assert (record.name, record.version, record.ref) == (POINTS_NAME, 1, f"{POINTS_NAME}:1")
+    assert record.path == store.home / "models" / POINTS_NAME / "1"
+    assert (record.arch, record.loss, record.dataset) == ("mlp", "wgan-gp", "gaussians8")
+    assert record.headline is None and record.metrics == ()
+    for filename in ("generator.safetensors", "critic.safetensors", "config.json", "README.md", "samples.png",
+                     "curves.png", "metrics.jsonl"):
+        assert (record.path / filename).is_file(), filename
+    assert set(store.files(record)) == {p.name for p in record.path.iterdir()}
+
+    config = json.loads((record.path / "config.json").read_text())
+    assert config == record.config
+    assert set(REQUIRED_KEYS) <= set(config)
+    assert config["format_version"] == 1 and config["name"] == POINTS_NAME
+    assert config["latent_dim"] == 2 and config["shape"] == [2] and config["data_kind"] == "points"
+    assert config["train_config"]["arch_options"] == {"hidden": 8, "layers": 2, "critic_norm": "none"}
+    assert config["train_config"]["lr"] == 1e-3 and config["train_config"]["n_critic"] == 5
+    assert config["ganzoo_version"] == ganzoo.__version__ and config["torch_version"] == torch.__version__
+    for kind in ("arch", "loss", "dataset"):
+        assert config["plugins"][kind]["distribution"] == "ganzoo"
+        assert config["plugins"][kind]["version"] == ganzoo.__version__
+    assert config["plugins"]["loss"]["paper"].startswith("Gulrajani")
+    training = config["training"]
+    assert training["steps"] == 2 and training["device"] == "cpu" and training["wall_time_s"] > 0
+    # the stored generator is the run's final generator
+    _, state = load_checkpoint(tiny_points_run.run_dir / "checkpoints")
+    stored = load_file(str(record.path / "generator.safetensors"))
+    assert stored.keys() == state["generator"].keys()
+    assert all(torch.equal(stored[k], state["generator"][k]) for k in stored)
+
+
+def test_versions_count_up_and_refs_resolve(store, tiny_points_run):
+    first = store.register(tiny_points_run.run_dir)
+    second = store.register(tiny_points_run.run_dir)
+    other = store.register(tiny_points_run.run_dir, name="aaa")
+    assert [r.ref for r in store.list()] == ["aaa:1", f"{POINTS_NAME}:1", f"{POINTS_NAME}:2"]
+    assert store.get(POINTS_NAME) == second
+    assert store.get(f"{POINTS_NAME}:1") == first
+    assert store.get(f"{POINTS_NAME}:latest") == second
+    assert store.get("aaa").ref == other.ref == "aaa:1"
+    assert parse_ref("x.y_z-1:12") == ("x.y_z-1", 12)
+
+
+def test_versions_are_never_reused_after_removal(store, tiny_points_run):
+    store.register(tiny_points_run.run_dir, name="m")
+    store.register(tiny_points_run.run_dir, name="m")
+    assert [r.ref for r in store.remove("m:2")] == ["m:2"]
+    assert not (store.models_dir / "m" / "2").exists()
+    assert store.register(tiny_points_run.run_dir, name="m").version == 3
+    removed = store.remove("m")
+    assert [r.ref for r in removed] == ["m:1", "m:3"]
+    assert store.list() == [] and not (store.models_dir / "m").exists()
+    with pytest.raises(UnknownNameError):
+        store.remove("m")
+
+
+def test_unknown_names_and_versions_suggest_what_exists(store, tiny_points_run):
+    store.register(tiny_points_run.run_dir)
+    with pytest.raises(UnknownNameError, match="no model called") as info:
+        store.get("mlp-wgan-gp-gaussian8")
+    assert POINTS_NAME in info.value.hint
+    with pytest.raises(UnknownNameError, match="no version 7") as info:
+        store.get(f"{POINTS_NAME}:7")
+    assert "1" in info.value.hint
+
+
+@pytest.mark.parametrize("bad", ["../evil", "a/b", ".hidden", "Upper", "a..b", "", "x" * 101, "a b", "a:b:c"])
+def test_bad_names_are_refused_before_anything_is_written(store, tiny_points_run, bad):
+    with pytest.raises(GanzooError, match="invalid"):
+        store.register(tiny_points_run.run_dir, name=bad)
+    with pytest.raises(GanzooError, match="invalid"):
+        store.get(bad)
+    assert store.list() == [] and visible_version_dirs(store) == []
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_an_unfinished_run_is_refused_with_the_resume_command(store, tiny_points_run, tmp_path):
+    run = tmp_path / "unfinished"
+    shutil.copytree(tiny_points_run.run_dir, run)
+    meta = json.loads((run / "config.json").read_text())
+    meta["config"]["steps"] = 10
+    (run / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(GanzooError, match="stopped at step 2 of 10") as info:
+        store.register(run)
+    assert "--resume" in info.value.hint
+    with pytest.raises(GanzooError, match="not a readable ganzoo run"):
+        store.register(tmp_path / "nowhere")
+
+
+# --- loading -------------------------------------------------------------------------------------------------
+
+
+def test_load_generator_samples_reproducibly_and_matches_the_trained_generator(store, tiny_points_run):
+    record = store.register(tiny_points_run.run_dir)
+    generator = ganzoo.load_generator(record.ref)  # the lazily exported name
+    assert isinstance(generator, LoadedGenerator) and not generator.training
+    assert (generator.latent_dim, generator.shape, generator.data_kind) == (2, (2,), "points")
+    assert generator.record.ref == record.ref
+    a, b = generator.sample(32, seed=3), generator.sample(32, seed=3)
+    assert a.shape == (32, 2) and torch.equal(a, b)
+    assert not torch.equal(a, generator.sample(32, seed=4))
+    again = load_generator(POINTS_NAME).sample(32, seed=3)  # a fresh load: bit-identical too
+    assert torch.equal(a, again)
+    # same function as the run's generator
+    from ganzoo.api import make_config
+    from ganzoo.build import build_components
+    from ganzoo.plugins import get_registry
+
+    config = make_config("mlp", "wgan-gp", "gaussians8", sets={"hidden": 8, "layers": 2}, steps=2, device="cpu")
+    original = build_components(config, get_registry(), torch.device("cpu")).generator
+    original.load_state_dict(load_checkpoint(tiny_points_run.run_dir / "checkpoints")[1]["generator"])
+    z = torch.randn(5, 2)
+    assert torch.equal(original.eval()(z), generator(z))
+    critic = load_critic(record.ref)
+    assert critic is not None and critic(a).shape == (32,)
+
+
+def test_loading_does_not_move_the_callers_random_stream(store, tiny_points_run):
+    record = store.register(tiny_points_run.run_dir)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    load_generator(record.ref).sample(4, seed=0)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_import_ganzoo_stays_cheap():
+    code = "import sys, ganzoo; assert 'torch' not in sys.modules, 'import ganzoo pulled in torch'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_a_tampered_or_truncated_file_is_refused_naming_the_file(store, tiny_points_run, damage):
+    record = store.register(tiny_points_run.run_dir)
+    path = record.path / "generator.safetensors"
+    data = path.read_bytes()
+    if damage == "flip":
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    elif damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        path.unlink()
+    with pytest.raises(IntegrityError, match="generator.safetensors") as info:
+        load_generator(record.ref)
+    assert "re-import" in info.value.hint and "re-train" in info.value.hint
+    with pytest.raises(IntegrityError):
+        store.export(record.ref, store.home.parent / "export")
+
+
+def test_a_missing_architecture_plugin_names_the_distribution_to_install(store, tiny_points_run):
+    import ganzoo_plugins.datasets
+    import ganzoo_plugins.losses
+
+    record = store.register(tiny_points_run.run_dir)
+    without_archs = build_registry([("losses", ganzoo_plugins.losses, "ganzoo", ganzoo.__version__),
+                                    ("datasets", ganzoo_plugins.datasets, "ganzoo", ganzoo.__version__)])
+    with pytest.raises(GanzooError, match="architecture 'mlp'.*distribution ganzoo") as info:
+        load_generator(record.ref, registry=without_archs)
+    assert "pip install ganzoo" in info.value.hint
+
+
+# --- export / import -----------------------------------------------------------------------------------------
+
+
+def test_export_writes_a_hugging_face_style_folder_and_import_round_trips(store, tiny_points_run, tmp_path):
+    record = store.register(tiny_points_run.run_dir, name="ring")
+    store.add_metrics("ring", [{"metric": "modes", "label": "modes", "value": 6, "higher_is_better": True,
+                                "n_samples": 1000, "reference": "gaussians8", "extractor": None}])
+    out = store.export("ring", tmp_path / "exported")
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["model.safetensors", "critic.safetensors", "config.json", "README.md", "samples.png", "curves.png",
+         "metrics.jsonl", "results.json"])
+    assert (out / "model.safetensors").read_bytes() == (record.path / "generator.safetensors").read_bytes()
+    assert json.loads((out / "config.json").read_text())["arch"] == "mlp"
+    with pytest.raises(GanzooError, match="not an empty folder"):
+        store.export("ring", out)
+
+    again = store.import_(out)  # the exported config names the model: a new version of it
+    assert again.ref == "ring:2" and [m["value"] for m in again.metrics] == [6.0]
+    renamed = store.import_(out, name="ring-copy")
+    assert renamed.ref == "ring-copy:1"
+    z = torch.randn(4, 2)
+    assert torch.equal(load_generator("ring:1")(z), load_generator("ring-copy")(z))
+
+
+def _exported(store: ModelStore, run_dir: Path, tmp_path: Path) -> Path:
+    store.register(run_dir, name="src")
+    out = store.export("src", tmp_path / "exported")
+    store.remove("src")
+    return out
+
+
+def _edit_config(folder: Path, change) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    change(config)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(("breakage", "message"), [
+    (lambda d: (d / "config.json").unlink(), "no readable config.json"),
+    (lambda d: (d / "config.json").write_text("{not json"), "not valid JSON"),
+    (lambda d: _edit_config(d, lambda c: c.pop("latent_dim")), "lacks required keys: latent_dim"),
+    (lambda d: _edit_config(d, lambda c: c.update(shape=[0])), "shape must be"),
+    (lambda d: _edit_config(d, lambda c: c.update(format_version=99)), "format_version 99"),
+    (lambda d: _edit_config(d, lambda c: c["train_config"]["arch_options"].update(hidden=16)),
+     "wrong shape"),
+    (lambda d: _edit_config(d, lambda c: c.update(arch="fancy-net", plugins={
+        "arch": {"distribution": "ganzoo-fancy", "version": "1.2"}})), "pip install ganzoo-fancy"),
+    (lambda d: (d / "model.safetensors").write_bytes(b"\x80\x04pickle?"), "not a readable safetensors"),
+    (lambda d: (d / "model.safetensors").unlink(), "no model.safetensors"),
+    (lambda d: save_file({"x": torch.zeros(2)}, str(d / "critic.safetensors")), "critic weights do not fit"),
+    (lambda d: (d / "results.json").write_text("[{\"label\": \"x\"}]"), "lacks metric, value"),
+])
+def test_import_validates_everything_before_writing_anything(store, tiny_points_run, tmp_path, breakage, message):
+    folder = _exported(store, tiny_points_run.run_dir, tmp_path)
+    breakage(folder)
+    with pytest.raises(GanzooError) as info:
+        store.import_(folder, name="broken")
+    assert message in str(info.value)
+    assert store.list() == [] and visible_version_dirs(store) == [] and list(store.tmp_dir.iterdir()) == []
+
+
+# --- metrics -------------------------------------------------------------------------------------------------
+
+
+def fid(value: float, n: int = 2000) -> dict:
+    return {"metric": "fid", "label": "FID[fashion-cnn]", "value": value, "extractor": "fashion-cnn",
+            "n_samples": n, "reference": "fashion-mnist/test", "torch_fidelity_version": "0.4.0",
+            "ganzoo_version": ganzoo.__version__, "measured_at": "2026-01-01T00:00:00+00:00",
+            "higher_is_better": False}
+
+
+def test_add_metrics_stores_results_replaces_remeasurements_and_rewrites_the_card(store, tiny_image_run):
+    record = store.register(tiny_image_run.run_dir)
+    card_before = (record.path / "README.md").read_text()
+    updated = store.add_metrics(record.ref, [fid(41.23)])
+    assert updated.metrics == (fid(41.23),) and updated.headline == "FID[fashion-cnn] 41.23"
+    card = store.file(updated, "README.md").read_text()  # sha256 in the index follows the rewrite
+    assert card != card_before and "41.23" in card
+    modes = {"metric": "kid", "label": "KID[fashion-cnn]", "value": 0.01, "reference": "fashion-mnist/test"}
+    updated = store.add_metrics(record.name, [fid(30.5, 5000), modes])
+    assert [m["label"] for m in updated.metrics] == ["FID[fashion-cnn]", "KID[fashion-cnn]"]
+    assert updated.metrics[0]["value"] == 30.5 and updated.headline == "FID[fashion-cnn] 30.5"
+    assert updated.metrics[1]["ganzoo_version"] == ganzoo.__version__ and "measured_at" in updated.metrics[1]
+    assert store.get(record.ref).metrics == updated.metrics
+
+
+@pytest.mark.parametrize(("result", "message"), [
+    ({"metric": "fid", "label": "FID"}, "lacks value"),
+    ({"metric": "fid", "label": "FID", "value": float("nan")}, "finite number"),
+    ({"metric": "fid", "label": "FID", "value": "12"}, "finite number"),
+    ("fid=3", "must be a dict"),
+])
+def test_bad_metric_results_are_refused(store, tiny_points_run, result, message):
+    record = store.register(tiny_points_run.run_dir)
+    with pytest.raises(GanzooError, match=message):
+        store.add_metrics(record.ref, [result])
+    assert store.get(record.ref).metrics == ()
+
+
+# --- crashes -------------------------------------------------------------------------------------------------
+
+
+def test_a_failure_between_copy_and_commit_leaves_nothing_visible(store, tiny_points_run, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash after the folder was renamed, before the commit")
+
+    monkeypatch.setattr(ModelStore, "_insert", crash)
+    with pytest.raises(RuntimeError, match="simulated"):
+        store.register(tiny_points_run.run_dir)
+    assert store.list() == [] and visible_version_dirs(store) == [] and list(store.tmp_dir.iterdir()) == []
+    monkeypatch.undo()
+    assert store.register(tiny_points_run.run_dir).version == 1
+
+
+CRASHER = textwrap.dedent("""
+    import os, sys
+    from ganzoo.store import ModelStore
+    store = ModelStore(sys.argv[1])
+    def die(*args, **kwargs):
+        os._exit(9)  # like SIGKILL: no cleanup, no rollback
+    setattr(ModelStore, sys.argv[3], die)
+    store.register(sys.argv[2])
+""")
+
+
+@pytest.mark.parametrize("where", ["_insert", "_next_version"])
+def test_a_killed_registration_is_invisible_and_cleaned_on_next_open(tiny_points_run, tmp_path, where):
+    home = tmp_path / "home"
+    observer = ModelStore(home)
+    env = {**os.environ, "GANZOO_LOAD_PLUGINS": ""}
+    done = subprocess.run([sys.executable, "-c", CRASHER, str(home), str(tiny_points_run.run_dir), where],
+                          env=env, timeout=300)
+    assert done.returncode == 9
+    leftovers = [*observer.tmp_dir.iterdir(), *visible_version_dirs(observer)]
+    assert leftovers, "the crash should have left a staging or an unindexed folder behind"
+    assert observer.list() == []
+    with pytest.raises(UnknownNameError):
+        observer.get(POINTS_NAME)
+    reopened = ModelStore(home)
+    assert list(reopened.tmp_dir.iterdir()) == [] and visible_version_dirs(reopened) == []
+    assert reopened.register(tiny_points_run.run_dir).ref == f"{POINTS_NAME}:1"
+
+
+# --- concurrency ---------------------------------------------------------------------------------------------
+
+
+REGISTERER = textwrap.dedent("""
+    import pathlib, sys, time
+    import ganzoo.modelconfig, ganzoo.cards  # heavy imports (torch) before the start line
+    from ganzoo.plugins import get_registry
+    from ganzoo.store import ModelStore
+    registry = get_registry()
+    barrier = pathlib.Path(sys.argv[3])
+    (barrier / f"ready-{sys.argv[4]}").touch()
+    while not (barrier / "go").exists():  # every process starts registering at the same moment
+        time.sleep(0.002)
+    print(ModelStore(sys.argv[1]).register(sys.argv[2], name="race", registry=registry).version)
+""")
+
+
+@pytest.mark.slow
+def test_parallel_registrations_all_land_with_distinct_versions(tiny_points_run, tmp_path):
+    home, barrier, n = tmp_path / "fresh-home", tmp_path / "barrier", 5  # fresh: they also race to create the index
+    barrier.mkdir()
+    env = {**os.environ, "GANZOO_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", REGISTERER, str(home), str(tiny_points_run.run_dir),
+                               str(barrier), str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(n)]
+    deadline = time.monotonic() + 300
+    while len(list(barrier.glob("ready-*"))) < n and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.05)
+    (barrier / "go").touch()
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outputs]
+    assert sorted(int(out) for out, _ in outputs) == list(range(1, n + 1))
+    store = ModelStore(home)
+    assert [r.ref for r in store.list()] == [f"race:{v}" for v in range(1, n + 1)]
+    with sqlite3.connect(store.index_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 7 * n
+    for record in store.list():
+        for filename in store.files(record):
+            store.file(record, filename)  # every file verifies
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_a_run_directory_can_be_imported_and_brings_its_evaluation_results(store, tiny_points_run, tmp_path):
+    run = tmp_path / "evaluated-run"
+    shutil.copytree(tiny_points_run.run_dir, run)
+    result = {"metric": "modes", "label": "modes", "value": 5, "reference": "gaussians8", "n_samples": 500}
+    (run / "results.json").write_text(json.dumps([result]))  # what `ganzoo eval RUN_DIR` leaves
+    record = store.import_(run, name="from-run")
+    assert record.ref == "from-run:1" and record.metrics[0]["value"] == 5.0
+    assert "| modes |" in store.file(record, "README.md").read_text()
