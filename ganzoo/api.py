@@ -49,6 +49,9 @@ def train(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, out: str | Pa
     registry = registry or get_registry()
     config = make_config(arch, loss, dataset, sets=sets, registry=registry, **overrides)
     run_dir = Path(out) if out is not None else default_run_dir(config)
+    if (run_dir / "config.json").exists():  # never mix two runs' logs and checkpoints in one folder
+        raise GanzooError(f"{run_dir} already holds a ganzoo run",
+                          hint=f"continue it with --resume {run_dir}, or pass another --out (or none: a new folder)")
     result = Trainer(config, registry, run_dir, progress=progress, echo=echo).run()
     return _register(result, register, name, store, registry, echo)
 

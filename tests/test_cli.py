@@ -74,3 +74,9 @@ def test_a_short_training_run_from_the_command_line(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "done at step 3" in result.stdout and "samples:" in result.stdout and "curves:" in result.stdout
     assert (tmp_path / "run" / "curves.png").exists()
+    log = (tmp_path / "run" / "metrics.jsonl").read_bytes()
+
+    again = ganzoo("train", "mlp", "wgan-gp", "-d", "gaussians8", "--steps", "3", "--set", "hidden=16",
+                   "--out", str(tmp_path / "run"), "--quiet")
+    assert again.returncode == 2 and "already holds a ganzoo run" in again.stderr and "--resume" in again.stderr
+    assert (tmp_path / "run" / "metrics.jsonl").read_bytes() == log  # the first run is untouched
