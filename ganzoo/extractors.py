@@ -15,7 +15,8 @@ Both expose the features "128" (penultimate layer, for FID/KID/PRC) and "logits"
 The weights ship as ``ganzoo_plugins/weights/NAME.safetensors`` with ``NAME.json`` (accuracy, sha256, epochs,
 command). ``$GANZOO_EXTRACTOR_DIR`` points at a folder of retrained weights to use instead. Every score records the
 extractor's name (``FID[fashion-cnn]``), and cached reference features are keyed by the weights' sha256, so scores
-of different weights are never mixed.
+of different weights are never mixed. The cache is ganzoo's own (safetensors + a JSON sidecar with their sha256 in
+``GANZOO_HOME/cache/features``): torch-fidelity's cache, which unpickles, is never used.
 
 Both kinds are registered into torch-fidelity (``register_feature_extractor``) and take what torch-fidelity feeds any
 extractor: uint8 image batches [B, C, H, W].
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -306,10 +308,15 @@ def fidelity_version() -> str:
 
 
 def feature_cache_dir() -> Path:
-    """``GANZOO_HOME/cache/fidelity``: torch-fidelity's feature/statistics cache for real reference images."""
+    """``GANZOO_HOME/cache/features``: ganzoo's cache of real reference images' features (safetensors + JSON)."""
     from ganzoo.store import default_home
 
-    return default_home() / "cache" / "fidelity"
+    return default_home() / "cache" / "features"
+
+
+class FeatureCacheWarning(UserWarning):
+    """A cached real-feature file could not be used (unreadable, or not the file its sidecar describes): the
+    features are recomputed and the file rewritten."""
 
 
 @cache
@@ -323,9 +330,74 @@ def file_sha256(path: Path) -> str:
     return _sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)
 
 
+def feature_cache_files(name: str) -> tuple[Path, Path]:
+    """(``NAME.safetensors``, ``NAME.json``) in :func:`feature_cache_dir`."""
+    root = feature_cache_dir()
+    return root / f"{name}.safetensors", root / f"{name}.json"
+
+
+def load_cached_features(name: str, layers: Sequence[str], extractor_sha256: str) -> dict[str, Tensor] | None:
+    """The cached features ``layers`` of cache entry ``name``, or None (no entry, another extractor's weights, or
+    layers missing). Never unpickles: the tensors are safetensors, checked against the sha256 in the JSON sidecar
+    first. An unusable entry (unreadable, sha256 mismatch, wrong shapes) gives a :class:`FeatureCacheWarning` and
+    None, so that the caller recomputes and rewrites it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path, sidecar = feature_cache_files(name)
+    if not path.is_file() and not sidecar.is_file():
+        return None
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError(f"{sidecar.name} is not a JSON object")
+        digest = sha256_file(path)
+        if meta.get("sha256") != digest:
+            raise ValueError(f"its sha256 {digest[:12]} is not the {str(meta.get('sha256'))[:12]} recorded in "
+                             f"{sidecar.name}")
+        if meta.get("extractor_sha256") != extractor_sha256:
+            return None  # another weights file whose sha256 shares the name's 16-digit prefix
+        features = load_file(str(path))
+        rows = {int(t.shape[0]) for t in features.values()}
+        if any(t.dim() != 2 for t in features.values()) or rows != {int(meta.get("n", -1))}:
+            raise ValueError(f"its tensors {', '.join(f'{k} {list(t.shape)}' for k, t in features.items())} are not "
+                             f"{meta.get('n')} feature rows")
+    except (OSError, ValueError, SafetensorError) as exc:
+        warnings.warn(f"the cached real features {path} are unusable ({exc}); recomputing them", FeatureCacheWarning,
+                      stacklevel=3)
+        return None
+    if not all(layer in features for layer in layers):
+        return None
+    return {layer: features[layer] for layer in layers}
+
+
+def save_cached_features(name: str, features: dict[str, Tensor], meta: dict[str, Any]) -> Path | None:
+    """Write cache entry ``name``: the tensors as safetensors, then a JSON sidecar with their sha256 and ``meta``
+    (each file atomically; a crash between the two leaves a sha256 mismatch, i.e. a recompute). A cache that
+    cannot be written is a warning, not a failed evaluation."""
+    from safetensors.torch import save_file
+
+    from ganzoo import __version__
+    from ganzoo.files import atomic_write, atomic_write_json
+
+    path, sidecar = feature_cache_files(name)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in features.items()}
+    try:
+        atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"name": name}))
+        atomic_write_json(sidecar, {
+            **meta, "format": "ganzoo-features-1", "sha256": sha256_file(path),
+            "layers": {k: list(v.shape) for k, v in tensors.items()},
+            "torch_fidelity_version": fidelity_version(), "ganzoo_version": __version__,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    except OSError as exc:
+        warnings.warn(f"could not cache the real features in {path}: {exc}", FeatureCacheWarning, stacklevel=3)
+        return None
+    return path
+
+
 def _image_set(images: Tensor | Callable[[], Tensor], channels: int) -> Any:
     """A torch Dataset of uint8 images [C, H, W] (what torch-fidelity feeds extractors), grey repeated to RGB for
-    Inception. ``images`` may be a callable: it is called only if torch-fidelity actually reads the set (cache miss)."""
+    Inception. ``images`` may be a callable: it is called only if the set is actually read (cache miss)."""
     from torch.utils.data import Dataset
 
     class ImageSet(Dataset):
@@ -351,7 +423,8 @@ def _image_set(images: Tensor | Callable[[], Tensor], channels: int) -> Any:
 @dataclass(frozen=True)
 class FidelityScores:
     """torch-fidelity's values under ganzoo's keys (fid, is, is_std, kid, kid_std, precision, recall, f_score), the
-    extractor and its weights' sha256, and whether the real features came from the cache (None: no cache key)."""
+    extractor and its weights' sha256, and whether the real features came from the cache (None: no cache key, or
+    only IS, which never reads the real images)."""
 
     values: dict[str, float]
     extractor: str
@@ -360,21 +433,34 @@ class FidelityScores:
     torch_fidelity_version: str
 
 
+#: metrics that compare with the real images (IS scores the generated images alone)
+REAL_METRICS = ("fid", "kid", "prc")
+
+
 def fidelity_scores(fake: Tensor, real: Tensor | Callable[[], Tensor], *, extractor: str,
                     metrics: Sequence[str] = ("fid", "is", "kid"), cache_key: str | None = None,
                     inception_weights: str | Path | None = None, batch_size: int = 250) -> FidelityScores:
     """FID / IS / KID / precision-recall of ``fake`` against ``real`` (uint8 [N, C, H, W]) by torch-fidelity.
 
     ``extractor`` is a ganzoo classifier (grey images) or ``"inception"`` (needs its weights: see
-    :func:`find_inception_weights`). With ``cache_key`` the real set's features are cached on disk by torch-fidelity
-    under ``GANZOO_HOME/cache/fidelity`` with a name made of the key, the extractor and its weights' sha256; ``real``
-    may then be a callable that is only called on a cache miss. IS is computed on ``fake`` only.
+    :func:`find_inception_weights`). Features come from torch-fidelity's extractor and
+    ``get_featuresdict_from_dataset``, the scores from its ``*_featuresdict_to_metric`` / FID statistics functions
+    with the options ``calculate_metrics`` would use, so the values are torch-fidelity's. torch-fidelity's own
+    (pickle) cache is never used. With ``cache_key`` the real set's features are cached by ganzoo as safetensors
+    under ``GANZOO_HOME/cache/features``, named after the key, the extractor's weights' sha256 and the extractor;
+    ``real`` may then be a callable that is only called on a cache miss. IS is computed on ``fake`` only; IS alone
+    never reads ``real``.
     """
-    import torch_fidelity
-    from torch_fidelity.metric_fid import KEY_METRIC_FID
-    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD
-    from torch_fidelity.metric_prc import KEY_METRIC_F_SCORE, KEY_METRIC_PRECISION, KEY_METRIC_RECALL
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_featuresdict_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_featuresdict_to_metric
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_featuresdict_to_metric
+    from torch_fidelity.metric_prc import (
+        KEY_METRIC_F_SCORE,
+        KEY_METRIC_PRECISION,
+        KEY_METRIC_RECALL,
+        prc_featuresdict_to_metric,
+    )
+    from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
     unknown = [m for m in metrics if m not in FIDELITY_FLAGS]
     if unknown or not metrics:
@@ -382,11 +468,11 @@ def fidelity_scores(fake: Tensor, real: Tensor | Callable[[], Tensor], *, extrac
     if fake.dtype != torch.uint8 or fake.dim() != 4:
         raise ValueError(f"fake images must be uint8 [N, C, H, W], got {fake.dtype} {tuple(fake.shape)}")
     n_fake = fake.shape[0]
-    kwargs: dict[str, Any] = {}
+    extractor_options: dict[str, Any] = {}
     if extractor == INCEPTION:
         weights_path = find_inception_weights(inception_weights)
         name, channels, sha = FIDELITY_INCEPTION, 3, file_sha256(weights_path)
-        kwargs["feature_extractor_weights_path"] = str(weights_path)
+        extractor_options["feature_extractor_weights_path"] = str(weights_path)
     else:
         if fake.shape[1] != 1:
             raise GanzooError(f"extractor {extractor!r} takes grey (1-channel) images; these have {fake.shape[1]}",
@@ -394,29 +480,52 @@ def fidelity_scores(fake: Tensor, real: Tensor | Callable[[], Tensor], *, extrac
         weights = find_classifier_weights(extractor)
         name, channels, sha = weights.name, 1, weights.sha256
         register_with_fidelity()
+    layer = {m: fidelity_feature_layers(extractor, [m])[0] for m in metrics}
+    compares = any(m in REAL_METRICS for m in metrics)
+    real_layers = fidelity_feature_layers(extractor, REAL_METRICS) if compares else []
     real_set = _image_set(real, channels)
-    cached_name = f"{cache_key}-{sha[:16]}" if cache_key else None
-    cache_hit = None
-    if cached_name:
-        features = fidelity_feature_layers(extractor, metrics)
-        root = feature_cache_dir()
-        files = [root / f"{cached_name}-{name}-features-{f}.pt" for f in features]
-        cache_hit = all(f.is_file() for f in files) or (
-            list(metrics) == ["fid"] and (root / f"{cached_name}-{name}-stat-fid-{features[0]}.pt").is_file())
-        kwargs.update(cache=True, cache_root=str(root), input2_cache_name=cached_name)
+    entry = f"{cache_key}-{sha[:16]}-{name}" if cache_key and compares else None
+    real_features = load_cached_features(entry, real_layers, sha) if entry else None
+    cache_hit = None if entry is None else real_features is not None
+    if not compares:
+        n_real = None
+    elif real_features is not None:
+        n_real = int(next(iter(real_features.values())).shape[0])
     else:
-        kwargs["cache"] = False
-    n_real = None if callable(real) and cache_hit else len(real_set)
+        n_real = len(real_set)
     smallest = min(n_fake, n_real) if n_real is not None else n_fake
     if smallest < 2:
         raise GanzooError(f"image metrics need at least 2 images on each side, got {n_fake} generated, "
                           f"{n_real} real", hint="use --n 10000 (the usual count)")
-    flags = {FIDELITY_FLAGS[m]: True for m in metrics}
+    # calculate_metrics' options as ganzoo always called it; cache=False: torch-fidelity's pickle cache stays off
+    options: dict[str, Any] = {"cuda": False, "verbose": False, "cache": False, "save_cpu_ram": True,
+                               "batch_size": batch_size, "isc_splits": min(10, n_fake),
+                               "kid_subset_size": min(1000, smallest)}
     try:
-        raw = torch_fidelity.calculate_metrics(
-            input1=_image_set(fake, channels), input2=real_set, cuda=False, save_cpu_ram=True, verbose=False,
-            feature_extractor=name, batch_size=batch_size, isc_splits=min(10, n_fake),
-            kid_subset_size=min(1000, smallest), **flags, **kwargs)
+        feature_extractor = create_feature_extractor(
+            name, list(dict.fromkeys([*layer.values(), *real_layers])), **options, **extractor_options)
+
+        def features_of(images: Any) -> dict[str, Tensor]:
+            return get_featuresdict_from_dataset(images, feature_extractor, batch_size, False, True, False)
+
+        fake_features = features_of(_image_set(fake, channels))
+        if compares and real_features is None:
+            computed = features_of(real_set)
+            real_features = {k: computed[k] for k in real_layers}
+            if entry:
+                save_cached_features(entry, real_features, {
+                    "key": cache_key, "extractor": extractor, "feature_extractor": name, "extractor_sha256": sha,
+                    "n": n_real})
+        raw: dict[str, float] = {}
+        if "is" in metrics:
+            raw.update(isc_featuresdict_to_metric(fake_features, layer["is"], **options))
+        if "fid" in metrics:
+            raw.update(fid_statistics_to_metric(fid_featuresdict_to_statistics(fake_features, layer["fid"]),
+                                                fid_featuresdict_to_statistics(real_features, layer["fid"]), False))
+        if "kid" in metrics:
+            raw.update(kid_featuresdict_to_metric(fake_features, real_features, layer["kid"], **options))
+        if "prc" in metrics:
+            raw.update(prc_featuresdict_to_metric(fake_features, real_features, layer["prc"], **options))
     except ValueError as exc:  # torch-fidelity's vassert
         raise GanzooError(f"torch-fidelity refused the evaluation: {exc}") from exc
     keys = {KEY_METRIC_FID: "fid", KEY_METRIC_ISC_MEAN: "is", KEY_METRIC_ISC_STD: "is_std",
@@ -427,7 +536,7 @@ def fidelity_scores(fake: Tensor, real: Tensor | Callable[[], Tensor], *, extrac
 
 
 def fidelity_feature_layers(extractor: str, metrics: Sequence[str]) -> list[str]:
-    """The extractor layers torch-fidelity computes for ``metrics`` (and names its cache files after)."""
+    """The extractor layers torch-fidelity uses for ``metrics`` (ganzoo names: fid, is, kid, prc)."""
     if extractor == INCEPTION:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3 as cls
     else:

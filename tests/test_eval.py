@@ -80,7 +80,41 @@ def test_the_second_evaluation_reads_the_real_features_from_the_cache(image_mode
     assert [r["value"] for r in second.results] == [r["value"] for r in first.results]
     cached = sorted(p.name for p in extractors.feature_cache_dir().iterdir())
     sha = extractors.find_classifier_weights("digits-cnn").sha256
-    assert cached and all(name.startswith("digits-all-n300-") and sha[:16] in name for name in cached)
+    stem = cached[0].rsplit(".", 1)[0]
+    assert cached == [f"{stem}.json", f"{stem}.safetensors"]
+    assert stem.startswith("digits-all-n300-") and stem.endswith(f"-{sha[:16]}-digits-cnn")
+    sidecar = json.loads((extractors.feature_cache_dir() / f"{stem}.json").read_text())
+    assert sidecar["extractor_sha256"] == sha and sidecar["n"] == 300 and sidecar["layers"] == {"128": [300, 128]}
+    assert sidecar["sha256"] == extractors.sha256_file(extractors.feature_cache_dir() / f"{stem}.safetensors")
+
+
+def _is_pickle(path: Path) -> bool:
+    """A raw pickle (protocol 2+ starts with 0x80) or torch.save's zip archive (it holds a ``data.pkl``)."""
+    import zipfile
+
+    data = path.read_bytes()
+    head = data[:2]
+    if len(data) > 8 and data[8:9] == b"{" and 8 + int.from_bytes(data[:8], "little") <= len(data):
+        return False  # safetensors: an 8-byte header length, then its JSON header (the length may start with 0x80)
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return True
+    if head == b"PK" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith(".pkl") for name in archive.namelist())
+    return False
+
+
+def test_no_file_under_ganzoo_home_is_a_pickle(image_model: str, tmp_path: Path) -> None:
+    """torch-fidelity's own cache (torch.save files it reads back with weights_only=False) is never used."""
+    torch.save({"x": torch.zeros(1)}, tmp_path / "probe.pt")
+    assert _is_pickle(tmp_path / "probe.pt"), "the detector recognises torch.save output"
+    evaluate.evaluate_model(image_model, ["fid", "is", "kid", "prc"], n=200)
+    evaluate.evaluate_model(image_model, ["fid", "is", "kid", "prc"], n=200)  # the cached path, too
+    home = Path(os.environ["GANZOO_HOME"])
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".safetensors" for p in extractors.feature_cache_dir().iterdir())
+    assert [p for p in files if _is_pickle(p) or p.suffix in (".pt", ".pth", ".pkl")] == []
+    assert not (home / "cache" / "fidelity").exists()
 
 
 def test_other_extractor_weights_never_reuse_the_cache(image_model: str, tmp_path: Path,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -179,8 +180,8 @@ def test_inception_path_runs_torch_fidelity_end_to_end(inception_weights: Path, 
     assert scores.extractor_sha256 == extractors.sha256_file(inception_weights)
     assert scores.cache_hit is False
     cache = extractors.feature_cache_dir()
-    assert any(p.name.startswith(f"tiny-test-{scores.extractor_sha256[:16]}-inception-v3-compat-features-2048")
-               for p in cache.iterdir())
+    assert sorted(p.name for p in cache.iterdir()) == [
+        f"tiny-test-{scores.extractor_sha256[:16]}-inception-v3-compat.{suffix}" for suffix in ("json", "safetensors")]
     again = extractors.fidelity_scores(_grey_images(6, 1), lambda: pytest.fail("real images re-read"),
                                        extractor="inception", metrics=("fid", "is", "kid", "prc"),
                                        cache_key="tiny-test")
@@ -232,3 +233,54 @@ def test_classifier_refuses_colour_images() -> None:
     with pytest.raises(GanzooError, match="--extractor inception"):
         extractors.fidelity_scores(colour, colour, extractor="fashion-cnn", metrics=("fid",))
 
+
+
+def _corrupt_flip(tensors: Path, sidecar: Path) -> None:
+    data = bytearray(tensors.read_bytes())
+    data[-5] ^= 0xFF  # one flipped byte in the features: the sha256 in the sidecar no longer matches
+    tensors.write_bytes(bytes(data))
+
+
+def _corrupt_truncate_and_reseal(tensors: Path, sidecar: Path) -> None:
+    tensors.write_bytes(tensors.read_bytes()[:40])  # not a safetensors file any more ...
+    meta = json.loads(sidecar.read_text())
+    meta["sha256"] = extractors.sha256_file(tensors)  # ... though the sidecar agrees: safetensors' error
+    sidecar.write_text(json.dumps(meta))
+
+
+def _corrupt_sidecar(tensors: Path, sidecar: Path) -> None:
+    sidecar.write_text("{not json")
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_flip, _corrupt_truncate_and_reseal, _corrupt_sidecar])
+def test_a_corrupt_feature_cache_is_recomputed_with_a_warning(corrupt: Callable[[Path, Path], None]) -> None:
+    counter = extractors.fidelity_classifier_class()
+    fake, real = _grey_images(40, 1), _grey_images(50, 2)
+    options = {"extractor": "digits-cnn", "metrics": ("fid", "kid", "prc"), "cache_key": "corrupt-test"}
+    first = extractors.fidelity_scores(fake, real, **options)
+    assert first.cache_hit is False
+    [tensors] = extractors.feature_cache_dir().glob("corrupt-test-*.safetensors")
+    sidecar = tensors.with_suffix(".json")
+    corrupt(tensors, sidecar)
+    before = counter.images_seen
+    with pytest.warns(extractors.FeatureCacheWarning, match="recomputing"):
+        again = extractors.fidelity_scores(fake, lambda: real, **options)
+    assert counter.images_seen - before == 90, "the 50 real images were pushed through the classifier again"
+    assert again.cache_hit is False and again.values == first.values
+    before = counter.images_seen
+    third = extractors.fidelity_scores(fake, lambda: pytest.fail("real images re-read"), **options)
+    assert third.cache_hit is True and third.values == first.values and counter.images_seen - before == 40
+    assert json.loads(sidecar.read_text())["sha256"] == extractors.sha256_file(tensors), "the entry was rewritten"
+
+
+def test_cached_values_equal_uncached_values_and_is_alone_never_reads_the_real_images() -> None:
+    fake, real = _grey_images(30, 3), _grey_images(30, 4)
+    plain = extractors.fidelity_scores(fake, real, extractor="digits-cnn", metrics=("fid", "is", "kid", "prc"))
+    assert plain.cache_hit is None and not extractors.feature_cache_dir().exists()
+    options = {"extractor": "digits-cnn", "metrics": ("fid", "is", "kid", "prc"), "cache_key": "same"}
+    cold = extractors.fidelity_scores(fake, real, **options)
+    warm = extractors.fidelity_scores(fake, lambda: pytest.fail("real images re-read"), **options)
+    assert plain.values == cold.values == warm.values and (cold.cache_hit, warm.cache_hit) == (False, True)
+    only_is = extractors.fidelity_scores(fake, lambda: pytest.fail("IS read the real images"), extractor="digits-cnn",
+                                         metrics=("is",), cache_key="is-only")
+    assert only_is.values == {k: plain.values[k] for k in ("is", "is_std")} and only_is.cache_hit is None
