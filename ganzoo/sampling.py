@@ -20,7 +20,7 @@ SUFFIXES = (".png", ".npz")
 REAL_POINTS = 1000
 
 
-def _real_points(generator: LoadedGenerator) -> torch.Tensor:
+def real_points_of(generator: LoadedGenerator) -> torch.Tensor:
     """Real points to draw under generated ones, when the model's data set plugin is installed; else none."""
     from ganzoo.plugins import get_registry
 
@@ -52,6 +52,6 @@ def sample_to_file(ref: str, out: str | Path, *, n: int = 64, seed: int = 0, dev
                          seed=np.array(seed), data_kind=np.array(generator.data_kind))
 
         return atomic_write(out, write)
-    real = _real_points(generator) if generator.data_kind == "points" else None
+    real = real_points_of(generator) if generator.data_kind == "points" else None
     title = f"{generator.record.ref}, seed {seed}"
     return save_samples(samples, real, generator.data_kind, out, title)

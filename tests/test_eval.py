@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from ganzoo_plugins.metrics import exact_w1, images_to_uint8, mode_statistics
+from ganzoo_plugins.metrics import images_to_uint8
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
@@ -22,6 +22,7 @@ from ganzoo.cli import app
 from ganzoo.errors import ConfigError, GanzooError, UnknownNameError
 from ganzoo.loading import load_generator
 from ganzoo.plugins import get_registry
+from ganzoo.point_metrics import exact_w1, mode_statistics
 from ganzoo.store import ModelStore
 
 runner = CliRunner()

@@ -151,3 +151,19 @@ def test_registering_the_wrong_kind_from_a_hook_is_reported() -> None:
     registry = build_registry([("wrong", plugin, "ganzoo-wrong", "1")])
     (failure,) = registry.failures
     assert failure.distribution == "ganzoo-wrong" and "not a ganzoo LossSpec" in failure.error
+
+
+def test_the_core_never_imports_the_built_in_plugins() -> None:
+    """Built-ins are plugins like any other: the core reaches them only through the registry, never by import
+    (else a plugin's code would be a hidden dependency of the core, and the layering in docs/architecture.md a lie)."""
+    import ast
+
+    core = Path(__file__).resolve().parents[1] / "ganzoo"
+    offenders = []
+    for path in sorted(core.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(core.parent)}:{node.lineno} imports {name}"
+                          for name in names if name.split(".")[0] == "ganzoo_plugins"]
+    assert not offenders, "\n".join(offenders)

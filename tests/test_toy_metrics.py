@@ -12,12 +12,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from ganzoo_plugins.metrics import exact_w1, mode_statistics
 
 from ganzoo.data import POINTS, TensorData
 from ganzoo.errors import ConfigError, GanzooError
 from ganzoo.metric import Metric
 from ganzoo.plugins import get_registry
+from ganzoo.point_metrics import exact_w1, mode_statistics
 
 METRICS = [spec for spec in get_registry().entries("metric") if POINTS in spec.data_kinds]
 

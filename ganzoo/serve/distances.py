@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganzoo.point_metrics import exact_w1
+
 THETA_LIMIT = 1.0  # the WGAN paper's figure 1 plots theta in [-1, 1]
 DISTANCES = ("W", "JS", "KL", "TV")
 NAMES = {"W": "Wasserstein-1 (earth mover)", "JS": "Jensen-Shannon", "KL": "Kullback-Leibler",
@@ -51,8 +53,6 @@ def sample_lines(theta: float, n: int, seed: int = 0) -> tuple[torch.Tensor, tor
 
 def empirical_w1(theta: float, n: int = 400, seed: int = 0) -> float:
     """Exact W1 between ``n`` samples of each distribution (POT's network simplex); close to |theta| for large n."""
-    from ganzoo_plugins.metrics import exact_w1
-
     p0, p_theta = sample_lines(theta, n, seed)
     return exact_w1(p0, p_theta)
 

@@ -145,11 +145,11 @@ class SamplingService:
 
     def real_points(self, generator: Any) -> np.ndarray:
         """Real points of a 2-D model's data set (1,000, fixed seed), cached per model; empty if unavailable."""
-        from ganzoo.sampling import _real_points
+        from ganzoo.sampling import real_points_of
 
         ref = generator.record.ref
         if ref not in self._real:
-            self._real[ref] = _real_points(generator).numpy()
+            self._real[ref] = real_points_of(generator).numpy()
         return self._real[ref]
 
     def generate(self, model: Any, seed: Any = 0, n: Any = 64) -> Path:

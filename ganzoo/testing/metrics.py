@@ -26,12 +26,12 @@ N = 256
 
 def default_data(kind: str) -> RealData:
     """Real data of ``kind`` that is always available offline: gaussians8 for points, 28x28 digits for images."""
-    from ganzoo_plugins import datasets
+    from ganzoo.plugins import get_registry
 
     if kind == POINTS:
-        return datasets.gaussians8()
+        return get_registry().dataset("gaussians8").factory()
     if kind == IMAGES:
-        return datasets.digits(size=28)
+        return get_registry().dataset("digits").factory(size=28)
     raise AssertionError(f"no default data for data kind {kind!r}; pass data= to check_metric")
 
 
