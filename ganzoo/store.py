@@ -12,6 +12,9 @@ SQLite's write lock (``BEGIN IMMEDIATE``), the version number is taken, the fold
 inserted in one transaction. A model is visible only through its index row, so a crash at any point leaves no half
 model visible; folders without a row and staging folders of dead processes are cleaned when a store is next opened.
 Several processes registering at once wait for the lock in turn (busy timeout) and get distinct versions.
+Evaluation results rewrite the card: the new card is written beside the old one as ``.README.md.pending-*``, its
+sha256 committed with the results, then renamed into place; a crash between commit and rename is rolled forward
+by the next reader or store, so the recorded sha256 and the card on disk never disagree for long.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ BUSY_TIMEOUT_S = 120.0
 GENERATOR_FILE, CRITIC_FILE, CONFIG_FILE, CARD_FILE = ("generator.safetensors", "critic.safetensors", "config.json",
                                                        "README.md")
 SAMPLES_FILE, CURVES_FILE, LOG_FILE, RESULTS_FILE = "samples.png", "curves.png", "metrics.jsonl", "results.json"
+PENDING_CARD_PREFIX = f".{CARD_FILE}.pending-"  # a rewritten card between its index commit and its rename
 EXPORT_WEIGHTS = "model.safetensors"  # the Hugging Face model-repository name for the generator weights
 METRIC_KEYS = ("metric", "label", "value")
 
@@ -281,6 +285,8 @@ class ModelStore:
 
     def file(self, record: ModelRecord, filename: str) -> Path:
         """The path of ``filename`` of ``record`` after checking its size and sha256 against the index."""
+        if filename == CARD_FILE and any(record.path.glob(f"{PENDING_CARD_PREFIX}*")):
+            self._finish_pending_cards()  # another process may have died between a card's commit and rename
         with self._connect() as conn:
             row = conn.execute("SELECT sha256, size FROM files WHERE name = ? AND version = ? AND filename = ?",
                                (record.name, record.version, filename)).fetchone()
@@ -463,17 +469,20 @@ class ModelStore:
                 merged = [m for m in merged if (m["label"], m.get("reference")) != key]
                 merged.append(result)
             card = render_card(record.config, merged, record.ref, files=list(self.files(record)))
-            tmp = record.path / f".{CARD_FILE}.{uuid.uuid4().hex}.tmp"
-            tmp.write_text(card, encoding="utf-8")
-            _fsync(tmp)
+            pending = record.path / f"{PENDING_CARD_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+            pending.write_text(card, encoding="utf-8")
+            _fsync(pending)
             try:
                 self._write_metrics(conn, record.name, record.version, merged)
                 conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                             (record.name, record.version, CARD_FILE, sha256_file(tmp), tmp.stat().st_size))
-                os.replace(tmp, record.path / CARD_FILE)
-            finally:
-                tmp.unlink(missing_ok=True)
-            _fsync(record.path)
+                             (record.name, record.version, CARD_FILE, sha256_file(pending), pending.stat().st_size))
+            except BaseException:
+                pending.unlink(missing_ok=True)
+                raise
+        # Committed: the index now names the new card, which waits in ``pending``. A crash before this rename is
+        # rolled forward by the next store that opens (``_finish_pending_cards``).
+        os.replace(pending, record.path / CARD_FILE)
+        _fsync(record.path)
         return self.get(record.ref)
 
     def remove(self, ref: str) -> list[ModelRecord]:
@@ -540,6 +549,29 @@ class ModelStore:
             return
         shutil.rmtree(trash, ignore_errors=True)
 
+    def _finish_pending_cards(self) -> None:
+        """Complete card rewrites that a crash interrupted between the index commit and the rename.
+
+        ``add_metrics`` writes the new card as ``.README.md.pending-<pid>-<id>``, commits its sha256 with the
+        metrics, then renames it over ``README.md``. A pending card whose sha256 is the one the index records was
+        committed: it is renamed into place (idempotent, so racing a live writer is harmless). Any other pending
+        card belongs to a transaction that never committed: deleted once its process is gone.
+        """
+        pending_cards = list(self.models_dir.glob(f"*/*/{PENDING_CARD_PREFIX}*"))
+        if not pending_cards:
+            return
+        with self._connect() as conn:
+            recorded = {(n, str(v)): sha for n, v, sha in conn.execute(
+                "SELECT name, version, sha256 FROM files WHERE filename = ?", (CARD_FILE,))}
+        for pending in pending_cards:
+            folder = pending.parent
+            with contextlib.suppress(FileNotFoundError):
+                if sha256_file(pending) == recorded.get((folder.parent.name, folder.name)):
+                    os.replace(pending, folder / CARD_FILE)
+                    _fsync(folder)
+                elif _dead_writer(pending.name.removeprefix(PENDING_CARD_PREFIX)):
+                    pending.unlink()
+
     def _clean(self) -> None:
         """Delete leftovers of crashed processes: staging/trash folders of dead pids, version folders without a row.
 
@@ -547,12 +579,12 @@ class ModelStore:
         place and inserts its row inside one write transaction, so no live process can be between the two then.
         """
         for entry in self.tmp_dir.iterdir():
-            pid = entry.name.split("-", 1)[0]
-            if not pid.isdigit() or not _pid_alive(int(pid)):
+            if _dead_writer(entry.name):
                 if entry.is_dir():
                     shutil.rmtree(entry, ignore_errors=True)
                 else:
                     entry.unlink(missing_ok=True)
+        self._finish_pending_cards()
         on_disk = {(d.parent.name, d.name) for d in self.models_dir.glob("*/*") if d.is_dir()}
         if not on_disk:
             return
@@ -564,6 +596,12 @@ class ModelStore:
             known = {(n, str(v)) for n, v in conn.execute("SELECT name, version FROM models")}
             for name, version in sorted(on_disk - known):
                 self._discard(self.models_dir / name / version)
+
+
+def _dead_writer(filename: str) -> bool:
+    """Whether the process whose pid starts ``filename`` (``<pid>-...``) is gone (or the name has no pid)."""
+    pid = filename.split("-", 1)[0]
+    return not pid.isdigit() or not _pid_alive(int(pid))
 
 
 def _contiguous(tensors: Mapping[str, Any]) -> dict[str, Any]:

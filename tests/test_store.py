@@ -351,6 +351,71 @@ def test_a_killed_registration_is_invisible_and_cleaned_on_next_open(tiny_points
     assert reopened.register(tiny_points_run.run_dir).ref == f"{POINTS_NAME}:1"
 
 
+CARD_CRASHER = textwrap.dedent("""
+    import os, sys
+    from ganzoo.store import ModelStore
+    store = ModelStore(sys.argv[1])
+    real_replace = os.replace
+    def die_before_the_card_rename(source, target, *args, **kwargs):
+        if str(target).endswith("README.md"):
+            os._exit(9)  # like SIGKILL: the index has committed, the new card is not in place
+        return real_replace(source, target, *args, **kwargs)
+    os.replace = die_before_the_card_rename
+    store.add_metrics(sys.argv[2], [{"metric": "fid", "label": "FID[fashion-cnn]", "value": 12.75,
+                                     "reference": "fashion-mnist/test"}])
+""")
+
+
+def pending_cards(store: ModelStore) -> list[Path]:
+    return sorted(store.models_dir.glob("*/*/.README.md.pending-*"))
+
+
+def test_a_crash_between_the_metrics_commit_and_the_card_rename_is_rolled_forward(tiny_image_run, tmp_path):
+    home = tmp_path / "home"
+    observer = ModelStore(home)  # a long-lived process (a server) that was open before the crash
+    record = observer.register(tiny_image_run.run_dir)
+    old_card = (record.path / "README.md").read_text()
+    env = {**os.environ, "GANZOO_LOAD_PLUGINS": ""}
+    done = subprocess.run([sys.executable, "-c", CARD_CRASHER, str(home), record.ref], env=env, timeout=300)
+    assert done.returncode == 9
+    assert len(pending_cards(observer)) == 1 and (record.path / "README.md").read_text() == old_card
+    card = observer.file(record, "README.md").read_text()  # the reader completes the rename, no IntegrityError
+    assert "12.75" in card and pending_cards(observer) == []
+    assert [m["value"] for m in observer.get(record.ref).metrics] == [12.75]
+
+
+def test_a_store_opened_after_the_crash_finishes_the_card_and_drops_uncommitted_ones(tiny_image_run, tmp_path):
+    home = tmp_path / "home"
+    record = ModelStore(home).register(tiny_image_run.run_dir)
+    env = {**os.environ, "GANZOO_LOAD_PLUGINS": ""}
+    assert subprocess.run([sys.executable, "-c", CARD_CRASHER, str(home), record.ref], env=env,
+                          timeout=300).returncode == 9
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    uncommitted = record.path / f".README.md.pending-{dead}-0123abcd"  # a writer that died before its commit
+    uncommitted.write_text("a card no index row names\n")
+    in_flight = record.path / f".README.md.pending-{os.getpid()}-4567ef01"  # a live writer not yet committed
+    in_flight.write_text("not committed yet\n")
+    reopened = ModelStore(home)
+    assert "12.75" in (record.path / "README.md").read_text()
+    assert pending_cards(reopened) == [in_flight]
+    assert "12.75" in reopened.file(record, "README.md").read_text()
+
+
+def test_a_failure_before_the_metrics_commit_keeps_the_old_card_and_metrics(store, tiny_image_run, monkeypatch):
+    record = store.add_metrics(store.register(tiny_image_run.run_dir).ref, [fid(41.23)])
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated failure inside the metrics transaction")
+
+    monkeypatch.setattr(ModelStore, "_write_metrics", staticmethod(crash))
+    with pytest.raises(RuntimeError, match="simulated"):
+        store.add_metrics(record.ref, [fid(7.5)])
+    assert pending_cards(store) == []
+    assert [m["value"] for m in store.get(record.ref).metrics] == [41.23]
+    assert "41.23" in store.file(record, "README.md").read_text()
+
+
 # --- concurrency ---------------------------------------------------------------------------------------------
 
 
