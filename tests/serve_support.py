@@ -1,12 +1,22 @@
-"""Test models for the sampling-page tests: tiny real training runs registered into a store in a temporary folder."""
+"""Shared parts of the sampling-page tests: tiny real training runs registered into a store in a temporary
+folder, and `ganzoo serve` started as a user starts it, in a subprocess."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import torch
 
 from ganzoo.api import train
+from ganzoo.serve.app import free_port
 from ganzoo.store import CRITIC_FILE, CURVES_FILE, ModelStore
 
 
@@ -41,3 +51,44 @@ def _train_models(root: Path) -> ModelStore:
     (exported / CURVES_FILE).unlink()
     store.import_(exported, "toy-bare")
     return store
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, log: Path, timeout: float = 240.0) -> None:
+    """Return once ``url`` answers 200; fail with the server's log if it exits or never answers."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`ganzoo serve` exited with status {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"`ganzoo serve` did not answer on {url} within {timeout:.0f} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def serve_command(store: ModelStore, root: Path, *options: str) -> Iterator[str]:
+    """`ganzoo serve --port P *options` over ``store`` in a subprocess; yields its URL; stops it with SIGTERM and
+    checks that this was a clean stop (status 0) that had printed the URL."""
+    port = free_port()
+    log = root / f"serve-{port}.log"
+    env = {**os.environ, "GANZOO_HOME": str(store.home), "GANZOO_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1",
+           "GRADIO_TEMP_DIR": str(root / "gradio-cache")}
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "ganzoo.cli", "serve", "--port", str(port), *options],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_serving(process, url, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, log.read_text()  # SIGTERM is a clean stop
+    assert "open http://127.0.0.1:" in log.read_text()

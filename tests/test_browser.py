@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from serve_support import make_store
-
-from ganzoo.serve.app import free_port
+from serve_support import make_store, serve_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -39,46 +33,13 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
-def wait_until_serving(process: subprocess.Popen, url: str, log: Path, timeout: float = 240.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`ganzoo serve` exited with status {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"`ganzoo serve` did not answer on {url} within {timeout:.0f} s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory):
     """`ganzoo serve` on a free port over a fresh store, as a user starts it; stopped with SIGTERM afterwards."""
     require_chromium()
     root = tmp_path_factory.mktemp("browser")
-    store = make_store(root)
-    port = free_port()
-    log = root / "serve.log"
-    env = {**os.environ, "GANZOO_HOME": str(store.home), "GANZOO_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1",
-           "GRADIO_TEMP_DIR": str(root / "gradio-cache")}
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "ganzoo.cli", "serve", "--port", str(port)], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_serving(process, url, log)
+    with serve_command(make_store(root), root) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, log.read_text()  # SIGTERM is a clean stop
-    assert "open http://127.0.0.1:" in log.read_text()
 
 
 def test_pick_a_model_generate_and_see_the_image(page_url, tmp_path):

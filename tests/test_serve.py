@@ -17,7 +17,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
-from serve_support import make_store
+from serve_support import make_store, serve_command
 
 from ganzoo.errors import GanzooError
 from ganzoo.loading import load_generator
@@ -283,6 +283,17 @@ def test_a_full_queue_answers_busy(store, tmp_path):
 def test_auth_is_required_when_asked_for(server, tmp_path):
     app = build_app(service=server["service"])
     with serving(app, auth=("ann", "s3cret")) as url:
+        with pytest.raises(Exception, match="credentials were not provided"):
+            client_for(url, tmp_path)
+        with pytest.raises(ValueError, match="Could not login"):
+            client_for(url, tmp_path, auth=("ann", "wrong"))
+        rows = client_for(url, tmp_path, auth=("ann", "s3cret")).predict(api_name="/list_models")
+        assert {row["ref"] for row in rows} >= {"digits:1", "toy:1"}
+
+
+@pytest.mark.slow
+def test_the_serve_command_asks_for_the_login_given_with_auth(store, tmp_path):
+    with serve_command(store, tmp_path, "--auth", "ann:s3cret") as url:
         with pytest.raises(Exception, match="credentials were not provided"):
             client_for(url, tmp_path)
         with pytest.raises(ValueError, match="Could not login"):
