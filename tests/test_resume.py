@@ -67,13 +67,15 @@ def one_thread(fn):
         torch.set_num_threads(threads)
 
 
-def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: dict, batch_size: int) -> None:
+def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: dict, batch_size: int,
+                               eval_every: int = 0) -> None:
     reference = one_thread(lambda: train(arch, "wgan-gp", dataset, out=tmp_path / "reference", sets=sets,
                                          steps=STEPS, checkpoint_every=EVERY, sample_every=1000, device="cpu",
                                          batch_size=batch_size, progress=False, echo=lambda _: None,
-                                         register=False))
+                                         register=False, eval_every=eval_every, eval_n=200))
     run = tmp_path / "killed"
     args = cli_args(arch, dataset, run, sets) + ["--batch-size", str(batch_size)]
+    args += ["--eval-every", str(eval_every), "--set", "eval_n=200"] if eval_every else []
     env = {**os.environ, "GANZOO_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE, *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
@@ -97,12 +99,27 @@ def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: di
         assert not different, f"{part} differs after resume from step {killed_at}: {different}"
     # the log holds every step once, with the same losses as the uninterrupted run
     log, reference_log = read_metrics(run / "metrics.jsonl"), read_metrics(reference.run_dir / "metrics.jsonl")
-    assert [r["step"] for r in log] == list(range(1, STEPS + 1))
-    assert [r["generator_loss"] for r in log] == [r["generator_loss"] for r in reference_log]
+    training_log = [r for r in log if r["step"] > 0]  # step 0: the untrained baseline of --eval-every
+    assert [r["step"] for r in training_log] == list(range(1, STEPS + 1))
+    assert [r["generator_loss"] for r in training_log] == [r["generator_loss"] for r in reference_log
+                                                            if r["step"] > 0]
+    if eval_every:  # the measurements during training are the same too, and the resumed run kept measuring
+        def evaluations(records: list[dict]) -> dict[int, dict]:
+            return {r["step"]: {k: v for k, v in r.items() if k.startswith("eval/")} for r in records
+                    if any(k.startswith("eval/") for k in r)}
+
+        assert sorted(evaluations(log)) == list(range(0, STEPS + 1, eval_every))
+        assert evaluations(log) == evaluations(reference_log)
 
 
 def test_killed_and_resumed_mlp_run_is_bit_identical(tmp_path):
     kill_past_half_then_resume(tmp_path, "mlp", "gaussians8", {"hidden": 16, "layers": 2}, batch_size=64)
+
+
+def test_killed_and_resumed_run_with_evaluation_during_training_is_bit_identical(tmp_path):
+    # --eval-every draws its own fixed noise and scores with exact W1: it must not move the training streams
+    kill_past_half_then_resume(tmp_path, "mlp", "gaussians8", {"hidden": 16, "layers": 2}, batch_size=64,
+                               eval_every=EVERY)
 
 
 @pytest.mark.slow
