@@ -12,7 +12,8 @@ import typer
 
 
 def eval_(
-    ref: str | None = typer.Argument(None, help="stored model NAME or NAME:VERSION (`ganzoo models list`)"),
+    ref: str | None = typer.Argument(None, help="stored model NAME or NAME:VERSION (`ganzoo models list`); "
+                                     "default: the model stored last"),
     run: Path | None = typer.Option(None, "--run", help="evaluate a `ganzoo train` run directory instead (its newest "
                                     "checkpoint; results go to RUN_DIR/results.json)"),
     fid: bool = typer.Option(False, "--fid", help="Frechet distance (lower is better)"),
@@ -31,7 +32,8 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="print the results as JSON"),
     save: bool = typer.Option(True, "--save/--no-save", help="record the results (store / run directory)"),
 ) -> None:
-    """Score a stored model (or a run) with FID/IS/KID/PRC or the toy metrics; defaults fit the data type.
+    """Score a stored model (default: the one stored last) or a run with FID/IS/KID/PRC or the toy metrics;
+    defaults fit the data type.
 
     Points: modes, % high quality, reverse KL and exact W1 on 2,500 samples. 28x28 grey images of Fashion-MNIST or
     digits: FID, IS and KID with that data set's classifier (offline). Other images: FID, IS and KID with
@@ -40,9 +42,14 @@ def eval_(
     from ganzoo import evaluate as engine
     from ganzoo.errors import ConfigError
 
-    if (ref is None) == (run is None):
-        raise ConfigError("name a stored model or pass --run RUN_DIR (exactly one)",
+    if ref is not None and run is not None:
+        raise ConfigError("name a stored model or pass --run RUN_DIR, not both",
                           hint="e.g. `ganzoo eval dcgan-wgan-gp-fashion-mnist` or `ganzoo eval --run runs/X`")
+    if ref is None and run is None:
+        from ganzoo.store import ModelStore
+
+        ref = ModelStore().newest().ref
+        typer.echo(f"evaluating {ref}, the model stored last (`ganzoo eval NAME` picks another)", err=True)
     names = [name for flag, name in ((fid, "fid"), (is_, "is"), (kid, "kid"), (prc, "prc")) if flag] + list(metric)
     options = {"extractor": extractor, "n": n, "split": split, "inception_weights": inception_weights, "seed": seed,
                "echo": None if as_json else typer.echo}

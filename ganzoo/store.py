@@ -261,6 +261,16 @@ class ModelStore:
         with self._connect() as conn:
             return self._records(conn)
 
+    def newest(self) -> ModelRecord:
+        """The version stored last (trained or imported), whatever its name; a clear error for an empty store."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT name, version FROM models ORDER BY rowid DESC LIMIT 1").fetchone()
+            if row is None:
+                raise UnknownNameError(f"the model store at {self.home} holds no model yet",
+                                       hint="`ganzoo train ARCH LOSS` stores one when it finishes; "
+                                            "`ganzoo models import DIR` adds an exported one")
+            return self._get(conn, *row)
+
     def get(self, ref: str) -> ModelRecord:
         """``"name"`` (its newest version) or ``"name:version"``; unknown names suggest close matches."""
         name, version = parse_ref(ref)

@@ -161,8 +161,7 @@ def test_fid_refuses_fewer_samples_than_feature_dimensions(image_model: str) -> 
 
 
 @pytest.mark.parametrize(("args", "error", "words"), [
-    (["eval"], ConfigError, "exactly one"),
-    (["eval", "tiny-digits", "--run", "somewhere"], ConfigError, "exactly one"),
+    (["eval", "tiny-digits", "--run", "somewhere"], ConfigError, "not both"),
     (["eval", "tiny-digits", "--split", "train"], ConfigError, "no train/test split"),
     (["eval", "tiny-digits", "--metric", "fidd"], UnknownNameError, "fid"),
     (["eval", "tiny-digits", "--metric", "w1"], ConfigError, "scores points"),
@@ -174,6 +173,21 @@ def test_bad_eval_requests_are_clear_errors(image_model: str, args: list[str], e
     result = runner.invoke(app, args)
     assert isinstance(result.exception, error), result.output
     assert words in str(result.exception)
+
+
+def test_eval_without_a_name_scores_the_model_stored_last(tiny_image_run, tiny_points_run) -> None:  # noqa: ANN001
+    empty = runner.invoke(app, ["eval", "--metric", "w1"])
+    assert isinstance(empty.exception, UnknownNameError) and "holds no model yet" in str(empty.exception)
+    assert "ganzoo train" in empty.exception.hint
+    store = ModelStore()
+    store.register(tiny_points_run.run_dir, "tiny-ring")
+    store.register(tiny_image_run.run_dir, "tiny-digits")
+    store.register(tiny_points_run.run_dir, "tiny-ring")  # stored last, though not the newest name or version 1
+    result = runner.invoke(app, ["eval", "--metric", "w1", "--n", "400"])
+    assert result.exit_code == 0, result.output
+    assert "evaluating tiny-ring:2, the model stored last" in result.output
+    assert [m["label"] for m in store.get("tiny-ring:2").metrics] == ["w1"]
+    assert store.get("tiny-ring:1").metrics == () and store.get("tiny-digits").metrics == ()
 
 
 def test_the_real_command_exits_2_with_a_message_not_a_traceback(tmp_path: Path) -> None:
