@@ -280,26 +280,25 @@ def test_a_full_queue_answers_busy(store, tmp_path):
     assert service.generators.loads == 1
 
 
+def assert_login_required(url: str, directory: Path) -> None:
+    """No credentials and wrong ones are refused; the right ones reach the API."""
+    with pytest.raises(Exception, match="credentials were not provided"):
+        client_for(url, directory)
+    with pytest.raises(ValueError, match="Could not login"):
+        client_for(url, directory, auth=("ann", "wrong"))
+    rows = client_for(url, directory, auth=("ann", "s3cret")).predict(api_name="/list_models")
+    assert {row["ref"] for row in rows} >= {"digits:1", "toy:1"}
+
+
 def test_auth_is_required_when_asked_for(server, tmp_path):
-    app = build_app(service=server["service"])
-    with serving(app, auth=("ann", "s3cret")) as url:
-        with pytest.raises(Exception, match="credentials were not provided"):
-            client_for(url, tmp_path)
-        with pytest.raises(ValueError, match="Could not login"):
-            client_for(url, tmp_path, auth=("ann", "wrong"))
-        rows = client_for(url, tmp_path, auth=("ann", "s3cret")).predict(api_name="/list_models")
-        assert {row["ref"] for row in rows} >= {"digits:1", "toy:1"}
+    with serving(build_app(service=server["service"]), auth=("ann", "s3cret")) as url:
+        assert_login_required(url, tmp_path)
 
 
 @pytest.mark.slow
 def test_the_serve_command_asks_for_the_login_given_with_auth(store, tmp_path):
     with serve_command(store, tmp_path, "--auth", "ann:s3cret") as url:
-        with pytest.raises(Exception, match="credentials were not provided"):
-            client_for(url, tmp_path)
-        with pytest.raises(ValueError, match="Could not login"):
-            client_for(url, tmp_path, auth=("ann", "wrong"))
-        rows = client_for(url, tmp_path, auth=("ann", "s3cret")).predict(api_name="/list_models")
-        assert {row["ref"] for row in rows} >= {"digits:1", "toy:1"}
+        assert_login_required(url, tmp_path)
 
 
 def test_service_refuses_without_a_server_too(store):
