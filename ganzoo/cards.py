@@ -13,6 +13,7 @@ Template placeholders (``string.Template``): ``$front_matter`` (the YAML), ``$re
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from string import Template
@@ -27,6 +28,8 @@ DEFAULT_LICENSE = "apache-2.0"
 SECTIONS = ("Model details", "Training", "Evaluation", "Samples", "Uses and limitations", "How to use", "Citation")
 KIND_TITLES = {"arch": "Architecture", "loss": "Loss", "dataset": "Data set"}
 HYPERPARAMETERS = ("optimizer", "lr", "betas", "n_critic", "batch_size", "latent_dim", "lr_schedule", "steps", "seed")
+#: Where a user's own choices came from (TrainConfig.sources): these are what a command must repeat.
+USER_SOURCES = ("--set", "command line")
 GANZOO_BIBTEX = """@software{ganzoo,
   title = {ganzoo: a plugin-based GAN zoo},
   version = {%s},
@@ -141,6 +144,7 @@ def _training(config: Mapping[str, Any]) -> str:
         for key, value in (tc.get(group) or {}).items():
             source = sources.get(f"{prefix}.{key}", sources.get(key, f"default of the {prefix}"))
             lines.append(f"| {prefix}.{key} | {_fmt(value)} | {source} |")
+    lines += ["", f"To train it again (same seed, device and versions: the same weights): `{train_command(config)}`"]
     final = training.get("final") or {}
     shown = {k: final[k] for k in ("critic_loss", "generator_loss", "w_estimate") if final.get(k) is not None}
     if shown:
@@ -148,6 +152,23 @@ def _training(config: Mapping[str, Any]) -> str:
     for note in training.get("notes") or []:
         lines += ["", f"Note: {note}"]
     return "\n".join(lines)
+
+
+def train_command(config: Mapping[str, Any]) -> str:
+    """The ``ganzoo train`` command that repeats a stored model's run: its names, steps, seed and device, and a
+    ``--set`` for every other value the user chose (flag or ``--set``); defaults are left to the plugins."""
+    tc = config["train_config"]
+    device = (config.get("training") or {}).get("device") or tc.get("device", "auto")
+    words = ["ganzoo", "train", tc["arch"], tc["loss"], "--dataset", tc["dataset"], "--steps", str(tc["steps"]),
+             "--seed", str(tc["seed"]), "--device", str(device)]
+    for key, source in sorted((tc.get("sources") or {}).items()):
+        if source not in USER_SOURCES or key in ("steps", "seed", "device"):
+            continue
+        group, _, name = key.rpartition(".")
+        value = (tc.get(f"{group}_options") or {}).get(name) if group else tc.get(key)
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        words += ["--set", f"{key}={text}"]
+    return shlex.join(words)
 
 
 def _duration(seconds: Any) -> str:
@@ -180,8 +201,8 @@ def _samples(config: Mapping[str, Any], files: Iterable[str]) -> str:
     files = set(files)
     parts = []
     if "samples.png" in files:
-        what = "generated points over real ones" if config.get("data_kind") == "points" else "a grid of samples"
-        parts.append(f"![samples](samples.png)\n\nThe final training step's {what}, from the run's fixed noise.")
+        what = "Generated points over real ones" if config.get("data_kind") == "points" else "A grid of samples"
+        parts.append(f"![samples](samples.png)\n\n{what} at the final training step, from the run's fixed noise.")
     else:
         parts.append("No sample grid was stored; `ganzoo sample` makes one.")
     if "curves.png" in files:

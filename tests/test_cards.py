@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganzoo.cards import SECTIONS, parse_front_matter, render_card, template_text
 from ganzoo.errors import GanzooError
@@ -117,3 +119,29 @@ def test_cards_quote_awkward_values_safely(tiny_points_run):
 def test_front_matter_reader_refuses_malformed_cards(text):
     with pytest.raises(GanzooError, match="front matter"):
         parse_front_matter(text)
+
+
+def test_the_card_says_how_to_train_the_model_again_and_that_command_does(tmp_path):
+    from typer.testing import CliRunner
+
+    from ganzoo.api import train
+    from ganzoo.cards import train_command
+    from ganzoo.checkpoint import load_checkpoint
+    from ganzoo.cli import app
+
+    first = train("mlp", "wgan-gp", "gaussians8", out=tmp_path / "first", steps=4, lr=3e-4, seed=7, device="cpu",
+                  sets={"hidden": 16, "layers": 2, "betas": [0.5, 0.9], "lambda": 5}, progress=False,
+                  echo=lambda _: None)
+    command = train_command(first.record.config)
+    assert command == ("ganzoo train mlp wgan-gp --dataset gaussians8 --steps 4 --seed 7 --device cpu "
+                       "--set arch.hidden=16 --set arch.layers=2 --set 'betas=[0.5,0.9]' --set loss.lambda=5 "
+                       "--set lr=0.0003")
+    card = ModelStore().file(first.record, "README.md").read_text(encoding="utf-8")
+    assert f"`{command}`" in section(card, "Training")
+    words = shlex.split(command)[1:] + ["--out", str(tmp_path / "again"), "--no-register", "--quiet"]
+    again = CliRunner().invoke(app, words)
+    assert again.exit_code == 0, again.output
+    _, expected = load_checkpoint(first.run_dir / "checkpoints")
+    _, actual = load_checkpoint(tmp_path / "again" / "checkpoints")
+    for name, tensor in expected["generator"].items():
+        assert torch.equal(tensor, actual["generator"][name]), name
