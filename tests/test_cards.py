@@ -145,3 +145,37 @@ def test_the_card_says_how_to_train_the_model_again_and_that_command_does(tmp_pa
     _, actual = load_checkpoint(tmp_path / "again" / "checkpoints")
     for name, tensor in expected["generator"].items():
         assert torch.equal(tensor, actual["generator"][name]), name
+
+
+# --- the reference models' cards in model_cards/ ---------------------------------------------------------------
+
+REFERENCE_CARDS = sorted((ROOT / "model_cards").glob("*/README.md"))
+
+
+def test_the_project_publishes_reference_model_cards():
+    assert {path.parent.name for path in REFERENCE_CARDS} >= {
+        "mlp-wgan-gp-gaussians8", "dcgan-wgan-gp-fashion-mnist", "dcgan-non-saturating-fashion-mnist"}
+
+
+@pytest.mark.parametrize("path", REFERENCE_CARDS, ids=lambda path: path.parent.name)
+def test_reference_cards_are_complete_measured_and_reproducible_with_todays_plugins(path):
+    from ganzoo.api import make_config
+
+    card = path.read_text(encoding="utf-8")
+    meta = parse_front_matter(card)
+    (index,) = meta["model-index"]
+    assert meta["library_name"] == "ganzoo" and index["name"] == path.parent.name
+    measured = [metric for entry in index["results"] for metric in entry["metrics"]]
+    assert measured, "a reference model is published with its evaluation"
+    assert all(metric["args"]["n_samples"] and metric["args"]["reference"] for metric in measured)
+    assert sections(card) == list(SECTIONS)
+    for picture in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", card):
+        assert (path.parent / picture).is_file(), f"{path.parent.name} shows {picture} but does not ship it"
+    # the command in the card still resolves with the plugins as they are now, to the steps the card reports
+    command = re.search(r"To train it again[^`]*`(ganzoo train [^`]+)`", section(card, "Training")).group(1)
+    words = shlex.split(command)[2:]
+    arch, loss, flags = words[0], words[1], dict(zip(words[2::2], words[3::2], strict=False))
+    sets = [value for flag, value in zip(words[2::2], words[3::2], strict=True) if flag == "--set"]
+    config = make_config(arch, loss, flags["--dataset"], sets=sets, steps=int(flags["--steps"]),
+                         seed=int(flags["--seed"]), device=flags["--device"])
+    assert f"**Steps**: {config.steps} generator steps" in section(card, "Training")
