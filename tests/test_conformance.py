@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,14 @@ class FakeRegistry:
 
     def entries(self, kind: str | None = None) -> list[Any]:
         return [s for s in self.specs if kind is None or s.kind == kind]
+
+
+def assert_kit_fails(check: Callable[[], object], words: list[str]) -> None:
+    """``check`` raises the kit's AssertionError and its message holds every one of ``words``."""
+    with pytest.raises(AssertionError) as err:
+        check()
+    for word in words:
+        assert word in str(err.value)
 
 
 # --- losses the kit must fail ---------------------------------------------------------------------------------
@@ -182,11 +191,7 @@ def loss_spec(factory: Any, **fields: Any) -> LossSpec:
 ], ids=["wrong-sign", "own-backward", "detached-fake", "zero-gradient", "unfreezes-critic", "logged-graph",
         "non-finite", "touches-inputs", "not-a-loss", "unknown-option", "bad-betas", "non-json-option"])
 def test_the_kit_fails_a_broken_loss_naming_the_problem(spec: LossSpec, words: list[str]) -> None:
-    with pytest.raises(AssertionError) as err:
-        check_loss(spec)
-    for word in words:
-        assert word in str(err.value)
-    assert "loss 'broken'" in str(err.value)
+    assert_kit_fails(lambda: check_loss(spec), [*words, "loss 'broken'"])
 
 
 def test_a_good_third_party_loss_passes() -> None:
@@ -255,10 +260,7 @@ def arch_spec(factory: Any, **fields: Any) -> ArchitectureSpec:
 ], ids=["no-tanh", "score-column", "deep-error", "undeclared-size", "undeclared-points", "unseeded",
         "state-outside-state-dict", "bad-norm-option", "non-json-option"])
 def test_the_kit_fails_a_broken_architecture_naming_the_problem(spec: ArchitectureSpec, words: list[str]) -> None:
-    with pytest.raises(AssertionError) as err:
-        check_architecture(spec)
-    for word in words:
-        assert word in str(err.value)
+    assert_kit_fails(lambda: check_architecture(spec), words)
 
 
 def test_an_architecture_refusing_one_channel_count_with_a_config_error_passes() -> None:
@@ -319,10 +321,7 @@ def dataset_spec(factory: Any, **fields: Any) -> DatasetSpec:
     (dataset_spec(lambda: TensorData("toy", torch.zeros(64, 3, 8), kind=IMAGES)), ["does not fit kind 'images'"]),
 ], ids=["unscaled", "unseeded", "forgets-position", "deep-error", "not-real-data", "bad-shape"])
 def test_the_kit_fails_a_broken_dataset_naming_the_problem(spec: DatasetSpec, words: list[str]) -> None:
-    with pytest.raises(AssertionError) as err:
-        check_dataset(spec)
-    for word in words:
-        assert word in str(err.value)
+    assert_kit_fails(lambda: check_dataset(spec), words)
 
 
 def test_a_dataset_whose_data_is_missing_is_skipped_with_its_own_error() -> None:
@@ -381,10 +380,7 @@ def metric_spec(factory: Any, **fields: Any) -> MetricSpec:
     (metric_spec(MeanDistance, data_kinds=("audio",)), None, ["data_kinds must name"]),
 ], ids=["non-deterministic", "wrong-direction", "tensor-values", "known-value", "bad-kind"])
 def test_the_kit_fails_a_broken_metric_naming_the_problem(spec: MetricSpec, known: Any, words: list[str]) -> None:
-    with pytest.raises(AssertionError) as err:
-        check_metric(spec, known=known)
-    for word in words:
-        assert word in str(err.value)
+    assert_kit_fails(lambda: check_metric(spec, known=known), words)
 
 
 def test_a_correct_metric_passes_with_its_known_value() -> None:
