@@ -223,25 +223,50 @@ class ModelStore:
             conn.execute("COMMIT")
 
     def _init_schema(self) -> None:
-        """Create the tables once (WAL journal: readers never block the writer); refuse a newer store format."""
+        """Create the index once (WAL journal: readers never block the writer); refuse a newer store format.
+
+        A new index is built whole in tmp/ and hard-linked into place, which fails if another process got there
+        first: processes opening a fresh store at once never race on the schema or on the journal-mode switch
+        (``PRAGMA journal_mode`` needs an exclusive lock and does not wait for it).
+        """
+        if not self.index_path.exists():
+            self._create_index()
         with self._connect() as conn:
-            row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-            if row is None:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in _SCHEMA.split(";"):  # not executescript: it would commit the transaction
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+                with self._write() as writer:  # an empty index file, e.g. made by sqlite3 by hand: fill it in place
+                    self._create_schema(writer)
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if version is not None and int(version[0]) > SCHEMA_VERSION:
             raise GanzooError(f"the model store {self.home} was made by a newer ganzoo (index schema {version[0]})",
                               hint="upgrade ganzoo (pip install -U ganzoo), or use another GANZOO_HOME")
+
+    def _create_index(self) -> None:
+        staged = self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}-{INDEX}"
+        try:
+            conn = sqlite3.connect(staged, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")  # recorded in the file: every later connection uses it
+                conn.execute("BEGIN IMMEDIATE")
+                self._create_schema(conn)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
+                os.link(staged, self.index_path)
+        except (OSError, sqlite3.Error) as exc:
+            raise GanzooError(f"cannot create the model index {self.index_path}: {exc}",
+                              hint="check that GANZOO_HOME is writable") from exc
+        finally:
+            for leftover in (staged, *(staged.with_name(staged.name + end) for end in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
+
+    @staticmethod
+    def _create_schema(conn: sqlite3.Connection) -> None:
+        """The tables, inside the caller's transaction (not executescript: it would commit it)."""
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # --- reading --------------------------------------------------------------------------------------------
 
