@@ -84,12 +84,11 @@ def card(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VERS
 
 
 @models_app.command("rm")
-def remove(ref: str = typer.Argument(..., help="NAME (every version) or NAME:VERSION"),
+def remove(ref: str = typer.Argument(..., help="NAME (every version), NAME:VERSION or NAME:latest"),
            yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation")) -> None:
     """Remove one version, or every version of a name."""
     store = ModelStore()
-    newest = store.get(ref)  # an unknown name or version fails here, with close matches
-    doomed = [newest] if ":" in ref else [r for r in store.list() if r.name == newest.name]
+    doomed = store.covered(ref)  # an unknown name or version fails here, with close matches
     if not yes:
         listed = ", ".join(r.ref for r in doomed)
         if not typer.confirm(f"remove {listed}?", default=False):

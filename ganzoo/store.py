@@ -520,21 +520,28 @@ class ModelStore:
         _fsync(record.path)
         return self.get(record.ref)
 
-    def remove(self, ref: str) -> list[ModelRecord]:
-        """Remove ``name:version``, or every version of ``name``; returns what was removed."""
+    def covered(self, ref: str) -> list[ModelRecord]:
+        """What :meth:`remove` would remove: ``name:N`` or ``name:latest`` one version, ``name`` every version."""
+        with self._connect() as conn:
+            return self._covered(conn, ref)
+
+    def _covered(self, conn: sqlite3.Connection, ref: str) -> list[ModelRecord]:
         name, version = parse_ref(ref)
+        if ":" in ref:  # name:N, or name:latest: the newest version only
+            return [self._get(conn, name, version)]
+        return self._records(conn, "WHERE name = ?", (name,)) or [self._get(conn, name, None)]  # unknown: raises
+
+    def remove(self, ref: str) -> list[ModelRecord]:
+        """Remove ``name:version`` (``name:latest``: the newest), or every version of ``name``; returns them."""
         with self._write() as conn:
-            removed = [self._get(conn, name, version)] if version is not None else self._records(
-                conn, "WHERE name = ?", (name,))
-            if not removed:
-                self._get(conn, name, None)  # raises the unknown-name error
+            removed = self._covered(conn, ref)
             for record in removed:
                 for table in ("models", "files", "metrics"):
                     conn.execute(f"DELETE FROM {table} WHERE name = ? AND version = ?", (record.name, record.version))
         for record in removed:  # rows are gone, so the folders are invisible; a crash here is cleaned on next open
             self._discard(record.path)
         with contextlib.suppress(OSError):
-            (self.models_dir / name).rmdir()
+            (self.models_dir / removed[0].name).rmdir()
         return removed
 
     def export(self, ref: str, directory: str | Path) -> Path:

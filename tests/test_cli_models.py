@@ -81,6 +81,8 @@ def test_models_rm_asks_unless_yes(stored):
     result = runner.invoke(app, ["models", "rm", "ring"], input="n\n")
     assert result.exit_code == 1 and "nothing removed" in result.output
     assert ModelStore().get("ring")
+    result = runner.invoke(app, ["models", "rm", "ring:latest"], input="n\n")
+    assert "remove ring:1?" in result.output  # the prompt lists exactly what would go
     result = runner.invoke(app, ["models", "rm", "ring:1"], input="y\n")
     assert result.exit_code == 0 and "removed: ring:1" in result.output
     assert "removed: digits:1" in ok("models", "rm", "digits", "--yes")

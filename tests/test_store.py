@@ -97,6 +97,10 @@ def test_versions_are_never_reused_after_removal(store, tiny_points_run):
     assert [r.ref for r in store.remove("m:2")] == ["m:2"]
     assert not (store.models_dir / "m" / "2").exists()
     assert store.register(tiny_points_run.run_dir, name="m").version == 3
+    assert store.register(tiny_points_run.run_dir, name="m").version == 4
+    assert [r.ref for r in store.covered("m:latest")] == ["m:4"]
+    assert [r.ref for r in store.remove("m:latest")] == ["m:4"]  # the newest only, as everywhere else
+    assert [r.ref for r in store.covered("m")] == ["m:1", "m:3"]
     removed = store.remove("m")
     assert [r.ref for r in removed] == ["m:1", "m:3"]
     assert store.list() == [] and not (store.models_dir / "m").exists()
