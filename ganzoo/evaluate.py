@@ -34,6 +34,7 @@ from ganzoo.data import IMAGES, POINTS, RealData
 from ganzoo.errors import ConfigError, GanzooError
 from ganzoo.files import atomic_write_json
 from ganzoo.metric import STD_SUFFIX, Metric, Reference, reference_of
+from ganzoo.noise import seeded_noise
 from ganzoo.registry import Registry
 
 DEFAULT_N = {IMAGES: 10_000, POINTS: 2_500}
@@ -113,10 +114,10 @@ def generate(generator: Callable[[Tensor], Tensor], latent_dim: int, n: int, see
              device: torch.device | str = "cpu", batch_size: int = GENERATE_BATCH) -> Tensor:
     """``n`` samples (float, CPU) from noise drawn by a CPU generator seeded with ``seed``, in batches.
 
-    The noise is the same as :meth:`ganzoo.loading.LoadedGenerator.sample` draws for that seed, so the samples are
-    too. The caller's global RNG is untouched.
+    The noise is :func:`ganzoo.noise.seeded_noise`, as :meth:`ganzoo.loading.LoadedGenerator.sample` draws it,
+    so the samples are the same too. The caller's global RNG is untouched.
     """
-    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+    z = seeded_noise(n, latent_dim, seed)
     with torch.no_grad():
         return torch.cat([generator(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
 

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from ganzoo import modelconfig
 from ganzoo.build import select_device
 from ganzoo.errors import GanzooError
+from ganzoo.noise import seeded_noise
 from ganzoo.store import CRITIC_FILE, GENERATOR_FILE, ModelRecord, ModelStore
 
 
@@ -50,9 +51,7 @@ class LoadedGenerator(nn.Module):
         """
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise GanzooError(f"the number of samples must be a whole number >= 1, got {n!r}", hint="e.g. --n 64")
-        noise = torch.Generator(device="cpu").manual_seed(int(seed))
-        z = torch.randn(n, self.latent_dim, generator=noise)
-        return self(z.to(self.device))
+        return self(seeded_noise(n, self.latent_dim, seed).to(self.device))
 
     def extra_repr(self) -> str:
         return f"ref={self.record.ref!r}, latent_dim={self.latent_dim}, shape={self.shape}, kind={self.data_kind!r}"

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from ganzoo.errors import GanzooError
+from ganzoo.noise import seeded_noise
 from ganzoo.serve import distances, figures, validation
 from ganzoo.serve.cache import LRUCache
 from ganzoo.store import CARD_FILE, CRITIC_FILE, CURVES_FILE, LOG_FILE, ModelRecord, ModelStore
@@ -49,11 +50,6 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     linear = (1 - t) * a + t * b
     curved = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin.clamp_min(1e-8)
     return torch.where(sin.abs() < 1e-6, linear, curved)
-
-
-def _noise(seed: int, n: int, latent_dim: int) -> torch.Tensor:
-    """The noise :meth:`LoadedGenerator.sample` draws for ``seed``: the same seed gives the same samples."""
-    return torch.randn(n, latent_dim, generator=torch.Generator(device="cpu").manual_seed(seed))
 
 
 def _to_pil(image: torch.Tensor) -> Image.Image:
@@ -179,7 +175,7 @@ class SamplingService:
         generator = self.generator(record)
         points = generator.data_kind == "points"
         n = POINT_CLOUD if points else 1
-        z_a, z_b = _noise(seed_a, n, generator.latent_dim), _noise(seed_b, n, generator.latent_dim)
+        z_a, z_b = seeded_noise(n, generator.latent_dim, seed_a), seeded_noise(n, generator.latent_dim, seed_b)
         with torch.no_grad():
             outputs = [generator(_slerp(z_a, z_b, i / (count - 1)).to(generator.device)).cpu()
                        for i in range(count)]
