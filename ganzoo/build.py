@@ -7,13 +7,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganzoo.config import TrainConfig
+from ganzoo.config import USER_SOURCES, TrainConfig
 from ganzoo.data import RealData
 from ganzoo.errors import ConfigError
 from ganzoo.loss import GANLoss
 from ganzoo.registry import Registry
-
-USER_SOURCES = ("--set", "command line")
 
 
 def select_device(requested: str = "auto") -> torch.device:

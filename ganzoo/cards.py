@@ -20,6 +20,7 @@ from string import Template
 from typing import Any
 
 from ganzoo import __version__
+from ganzoo.config import USER_SOURCES
 from ganzoo.errors import GanzooError
 
 TEMPLATE_PATH = ("templates", "model_card.md")  # inside the ganzoo package (package data)
@@ -28,8 +29,6 @@ DEFAULT_LICENSE = "apache-2.0"
 SECTIONS = ("Model details", "Training", "Evaluation", "Samples", "Uses and limitations", "How to use", "Citation")
 KIND_TITLES = {"arch": "Architecture", "loss": "Loss", "dataset": "Data set"}
 HYPERPARAMETERS = ("optimizer", "lr", "betas", "n_critic", "batch_size", "latent_dim", "lr_schedule", "steps", "seed")
-#: Where a user's own choices came from (TrainConfig.sources): these are what a command must repeat.
-USER_SOURCES = ("--set", "command line")
 GANZOO_BIBTEX = """@software{ganzoo,
   title = {ganzoo: a plugin-based GAN zoo},
   version = {%s},

@@ -81,10 +81,11 @@ def extractor_train(
     import torch
 
     from ganzoo.extractors import EXTRACTOR_DIR_ENV, train_classifier
+    from ganzoo.store import default_home
 
     if threads is not None:
         torch.set_num_threads(max(1, threads))
-    folder = out if out is not None else _home() / "extractors"
+    folder = out if out is not None else default_home() / "extractors"
     command = "ganzoo " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["extractor"] else ""
     result = train_classifier(name, folder, epochs=epochs, seed=seed, command=command, echo=typer.echo)
     typer.echo(f"{result.name}: test accuracy {100 * result.test_accuracy:.2f} % on {result.meta['n_test']} "
@@ -127,13 +128,3 @@ def extractor_list(as_json: bool = typer.Option(False, "--json", help="machine-r
             typer.echo(f"{row['name']}: {row['description']}{extra}\n    {row['weights']}")
         else:
             typer.echo(f"{row['name']}: {row['description']}\n    not available: {row['error']}")
-
-
-def _home() -> Path:
-    try:
-        from ganzoo.store import default_home
-    except ImportError:  # the store module arrives with the model-registry issue
-        import os
-
-        return Path(os.environ.get("GANZOO_HOME") or "~/.ganzoo").expanduser()
-    return default_home()

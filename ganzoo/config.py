@@ -128,6 +128,11 @@ def parse_sets(items: Sequence[str]) -> dict[str, Any]:
     return parsed
 
 
+#: ``TrainConfig.sources`` of the values a user chose (the rest are defaults): what a command must repeat.
+SET_SOURCE, FLAG_SOURCE = "--set", "command line"
+USER_SOURCES = (SET_SOURCE, FLAG_SOURCE)
+
+
 def resolve_config(registry: Registry, arch: str, loss: str, dataset: str,
                    overrides: Mapping[str, Any] | None = None, sets: Mapping[str, Any] | None = None) -> TrainConfig:
     """Merge defaults, recommendations and user choices into a validated :class:`TrainConfig`.
@@ -148,10 +153,10 @@ def resolve_config(registry: Registry, arch: str, loss: str, dataset: str,
     for key, value in data_spec.recommended.items():
         _assign(key, value, values, options, sources, f"recommended by data set {data_spec.name!r}")
     for key, value in (sets or {}).items():
-        _assign(key, value, values, options, sources, "--set")
+        _assign(key, value, values, options, sources, SET_SOURCE)
     for key, value in (overrides or {}).items():
         if value is not None:
-            _assign(key, value, values, options, sources, "command line")
+            _assign(key, value, values, options, sources, FLAG_SOURCE)
 
     return TrainConfig(arch=arch_spec.name, loss=loss_spec.name, dataset=data_spec.name,
                        loss_options=options["loss"], arch_options=options["arch"],

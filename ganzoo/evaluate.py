@@ -59,7 +59,6 @@ class Subject:
     dataset_options: dict[str, Any]
     source: str  # "model NAME:V" or "run DIR", for messages
     ref: str | None = None  # store reference, when it comes from the store
-    run_dir: Path | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
 
@@ -104,7 +103,7 @@ def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Regi
     chosen = select_device(device)
     generator = generator.to(chosen).eval().requires_grad_(False)
     return Subject(generator, config.latent_dim, tuple(shape), data["kind"], config.dataset,
-                   dict(config.dataset_options), f"{source} (step {step})", run_dir=run_dir, device=chosen)
+                   dict(config.dataset_options), f"{source} (step {step})", device=chosen)
 
 
 # --- the pieces ---------------------------------------------------------------------------------------------------
@@ -229,6 +228,7 @@ def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extracto
         raise ConfigError(f"--n must be a whole number >= 2, got {n!r}", hint="e.g. --n 10000")
     real = reference_data(registry, subject.dataset, subject.dataset_options, split)
     reference = reference_of(real)
+    against = reference.label if reference else subject.dataset
     if tuple(real.shape) != tuple(subject.shape):
         raise GanzooError(f"{subject.source} makes samples of shape {list(subject.shape)} but data set "
                           f"{subject.dataset!r} now gives {list(real.shape)}",
@@ -238,11 +238,11 @@ def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extracto
                           inception_weights=inception_weights)
     if echo:
         echo(f"evaluating {subject.source}: {', '.join(n_ for n_, _ in chosen)} on {n} samples against "
-             f"{reference.label if reference else subject.dataset}")
+             f"{against}")
     fake = generate(subject.generator, subject.latent_dim, n, seed, subject.device)
     values = run_metrics([m for _, m in chosen], fake, real, seed)
     results = [r for (name, metric), v in zip(chosen, values, strict=True)
-               for r in result_dicts(name, metric, v, n, reference.label if reference else subject.dataset, seed)]
+               for r in result_dicts(name, metric, v, n, against, seed)]
     return Evaluation(subject.source, results, n, time.perf_counter() - started)
 
 
