@@ -36,6 +36,7 @@ from ganzoo.files import atomic_write_json
 from ganzoo.metric import STD_SUFFIX, Metric, Reference, reference_of
 from ganzoo.noise import seeded_noise
 from ganzoo.registry import Registry
+from ganzoo.store import merged_results
 
 DEFAULT_N = {IMAGES: 10_000, POINTS: 2_500}
 #: Samples per evaluation during training (``--eval-every``): enough for a full-rank classifier-feature covariance;
@@ -152,8 +153,7 @@ def make_metrics(registry: Registry, names: Sequence[str], data_kind: str, *, ex
     ``extractor`` / ``inception_weights`` to the metrics that take them."""
     chosen: list[tuple[str, Metric]] = []
     takes_extractor = False
-    for name in dict.fromkeys(names):
-        spec = registry.metric(name)
+    for spec in {spec.name: spec for spec in map(registry.metric, names)}.values():  # aliases: each metric once
         if data_kind not in spec.data_kinds:
             raise ConfigError(f"metric {spec.name!r} scores {', '.join(spec.data_kinds)}; this model makes "
                               f"{data_kind}", hint=f"`ganzoo list --kind metric` shows which metrics fit {data_kind}")
@@ -272,15 +272,12 @@ def evaluate_run(run_dir: str | Path, metrics: Sequence[str] | None = None, *, s
 
 
 def merge_results(path: Path, results: Sequence[dict[str, Any]]) -> Path:
-    """Add ``results`` to the JSON list in ``path``; a result replaces an earlier one with the same label and
-    reference (a re-measurement), as in the model store."""
+    """Add ``results`` to the JSON list in ``path`` as the model store does (:func:`ganzoo.store.merged_results`)."""
     try:
         existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     except ValueError:
         existing = []
-    keys = {(r["label"], r.get("reference")) for r in results}
-    merged = [r for r in existing if (r.get("label"), r.get("reference")) not in keys] + list(results)
-    return atomic_write_json(path, merged)
+    return atomic_write_json(path, merged_results(existing, results))
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:

@@ -498,11 +498,7 @@ class ModelStore:
         name, version = parse_ref(ref)
         with self._write() as conn:
             record = self._get(conn, name, version)
-            merged = list(record.metrics)
-            for result in checked:
-                key = (result["label"], result.get("reference"))
-                merged = [m for m in merged if (m["label"], m.get("reference")) != key]
-                merged.append(result)
+            merged = merged_results(record.metrics, checked)
             card = render_card(record.config, merged, record.ref, files=list(self.files(record)))
             pending = record.path / f"{PENDING_CARD_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
             pending.write_text(card, encoding="utf-8")
@@ -638,6 +634,17 @@ class ModelStore:
             known = {(n, str(v)) for n, v in conn.execute("SELECT name, version FROM models")}
             for name, version in sorted(on_disk - known):
                 self._discard(self.models_dir / name / version)
+
+
+def merged_results(existing: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """``existing`` then ``new``, where a result replaces any earlier one with the same label and reference (a
+    re-measurement)."""
+    merged = list(existing)
+    for result in new:
+        key = (result.get("label"), result.get("reference"))
+        merged = [m for m in merged if (m.get("label"), m.get("reference")) != key]
+        merged.append(result)
+    return merged
 
 
 def _dead_writer(filename: str) -> bool:
