@@ -171,7 +171,7 @@ def find_classifier_weights(name: str, directory: str | Path | None = None) -> C
     except ValueError as exc:
         raise GanzooError(f"{sidecar} is not valid JSON: {exc}",
                           hint=f"restore it or retrain with `ganzoo extractor train {name} --out {folder}`") from exc
-    digest = sha256_file(path)
+    digest = file_sha256(path)  # hashed once per process per file version
     if meta.get("sha256") != digest:
         raise GanzooError(f"{path} does not match the sha256 in {sidecar.name} ({digest[:12]} != "
                           f"{str(meta.get('sha256'))[:12]})",
