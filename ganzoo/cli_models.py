@@ -124,5 +124,7 @@ def sample(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VE
     from ganzoo.sampling import sample_to_file
 
     _registry()
-    path = sample_to_file(ref, out, n=n, seed=seed, device=device)
-    typer.echo(f"{n} samples of {ModelStore().get(ref).ref} (seed {seed}): {path}")
+    store = ModelStore()
+    exact = store.get(ref).ref  # name -> name:N once, so the version sampled is the version named
+    path = sample_to_file(exact, out, n=n, seed=seed, device=device, store=store)
+    typer.echo(f"{n} samples of {exact} (seed {seed}): {path}")
