@@ -36,7 +36,7 @@ def serve(
         typer.secho(f"warning: serving on {host}: anyone who can reach this machine on port {port} can use the page"
                     + ("" if credentials else "; consider --auth USER:PASS"), err=True, fg="yellow")
     typer.echo("ganzoo serve: loading Gradio (takes a few seconds)...", err=True)
-    from ganzoo.serve.app import build_app, launch, stop
+    from ganzoo.serve.app import build_app, serving
 
     app = build_app(cache_size=cache_size, max_queue=max_queue, concurrency=concurrency)
     import torch
@@ -49,13 +49,10 @@ def serve(
     if not count:
         typer.echo("  the store is empty: `ganzoo train ...` stores a model when it finishes, "
                    "`ganzoo models import DIR` adds an exported one; the Distances tab works without models")
-    try:
-        url = launch(app, host=host, port=port, auth=credentials, block=False, quiet=True)
+    with serving(app, host=host, port=port, auth=credentials) as url:
         typer.echo(f"ganzoo serve: open {url}  (API: gradio_client, see docs/serving.md; Ctrl-C stops)")
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
         app.block_thread()
-    finally:
-        stop(app)
 
 
 def _interrupt(signum: int, frame: object) -> None:

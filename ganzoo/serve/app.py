@@ -198,11 +198,10 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 @contextlib.contextmanager
 def serving(app: Any, *, host: str = DEFAULT_HOST, port: int | None = None,
             auth: tuple[str, str] | None = None) -> Iterator[str]:
-    """Run ``app`` in a background thread on a free port for the ``with`` block; yields its URL."""
-    url = launch(app, host=host, port=port if port is not None else free_port(host), auth=auth, block=False,
-                 quiet=True)
-    try:
-        yield url
+    """Run ``app`` in a background thread for the ``with`` block (on ``port``, or a free one); yields its URL."""
+    try:  # stopped even when the launch fails (port taken): the page's service is freed either way
+        yield launch(app, host=host, port=port if port is not None else free_port(host), auth=auth, block=False,
+                     quiet=True)
     finally:
         stop(app)
 
