@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 # Third-party plugins installed in the environment must not change what the tests see (STYLE.md lesson 8).
 os.environ["GANZOO_LOAD_PLUGINS"] = ""
@@ -14,6 +13,11 @@ import torch  # noqa: E402
 
 from ganzoo.plugins import get_registry  # noqa: E402
 from ganzoo.registry import Registry  # noqa: E402
+
+# One torch thread for every test, whichever tests run: the networks are tiny (one thread is far faster than two
+# fighting over a shared, busy machine) and float reductions then match the subprocesses that bit-identity tests
+# compare against, which run with one thread too.
+torch.set_num_threads(1)
 
 
 @pytest.fixture
@@ -49,11 +53,3 @@ def tiny_image_run(tmp_path_factory: pytest.TempPathFactory):
     """A finished 2-step image run (dcgan width 8 + wgan-gp on digits, 28x28), not registered."""
     return _tiny_run(tmp_path_factory, "dcgan", "digits", width=8)
 
-
-@pytest.fixture(scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Small networks: one thread is far faster than two fighting over a shared, busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from ganzoo.api import train
 from ganzoo.serve.app import free_port
@@ -32,12 +31,7 @@ def make_store(root: Path) -> ModelStore:
     - ``toy-bare``: ``toy`` exported and re-imported without its critic weights and curves.png, so the page
       must refuse the critic surface and re-plot the curves from metrics.jsonl.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared 2-core box: tiny runs do not need more
-    try:
-        return _train_models(root)
-    finally:
-        torch.set_num_threads(threads)
+    return _train_models(root)
 
 
 def _train_models(root: Path) -> ModelStore:

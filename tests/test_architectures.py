@@ -55,7 +55,6 @@ def has_batchnorm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CASES = [pytest.param(spec, shape, id=case_id(spec, shape)) for spec in ARCHS for shape in cases(spec)]

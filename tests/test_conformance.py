@@ -51,7 +51,6 @@ ENTRIES = [pytest.param(spec, id=entry_id(spec), marks=[pytest.mark.slow] if spe
            for spec in get_registry().entries()]
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from ganzoo.point_metrics import exact_w1, mode_statistics
 from ganzoo.store import ModelStore
 
 runner = CliRunner()
-torch.set_num_threads(1)
 CONTRACT_KEYS = {"metric", "label", "value", "extractor", "n_samples", "reference", "torch_fidelity_version",
                  "ganzoo_version", "measured_at", "higher_is_better"}
 

@@ -27,7 +27,6 @@ from ganzoo import extractors
 from ganzoo.data import TensorData
 from ganzoo.plugins import get_registry
 
-torch.set_num_threads(1)
 SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.4)  # Gaussian noise std in units of the [-1, 1] range / 2, i.e. of 255 levels
 
 

@@ -18,7 +18,6 @@ from ganzoo.cli import app
 from ganzoo.errors import GanzooError, UnknownNameError
 
 runner = CliRunner()
-torch.set_num_threads(1)
 
 #: Under 2 MB each (the issue's limit).
 MAX_BYTES = 2_000_000

@@ -13,7 +13,6 @@ import types
 from pathlib import Path
 
 import pytest
-import torch
 
 from ganzoo import API_VERSION, hookspecs
 from ganzoo.plugins import HOOK_KINDS, build_registry
@@ -71,17 +70,12 @@ def test_every_hook_has_a_runnable_example_that_defines_it() -> None:
 
 @pytest.mark.parametrize("index", range(len(RUNNABLE)))
 def test_runnable_examples_run_and_their_entries_pass_the_conformance_kit(index: int) -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        namespace: dict[str, object] = {"__name__": f"docs_example_{index}"}
-        exec(compile(RUNNABLE[index], f"docs/plugins.md:runnable-{index}", "exec"), namespace)
-        hooks = {name: namespace[name] for name in HOOKS if name in namespace}
-        if hooks:
-            plugin = types.SimpleNamespace(**hooks, GANZOO_API_VERSION=namespace.get("GANZOO_API_VERSION", 1))
-            registry = build_registry([("docs", plugin, "ganzoo-docs", "0.0.1")])
-            assert not registry.failures, registry.failures
-            checked = check_plugin(registry, distribution="ganzoo-docs")
-            assert len(checked) == len(registry.entries()) >= 1
-    finally:
-        torch.set_num_threads(threads)
+    namespace: dict[str, object] = {"__name__": f"docs_example_{index}"}
+    exec(compile(RUNNABLE[index], f"docs/plugins.md:runnable-{index}", "exec"), namespace)
+    hooks = {name: namespace[name] for name in HOOKS if name in namespace}
+    if hooks:
+        plugin = types.SimpleNamespace(**hooks, GANZOO_API_VERSION=namespace.get("GANZOO_API_VERSION", 1))
+        registry = build_registry([("docs", plugin, "ganzoo-docs", "0.0.1")])
+        assert not registry.failures, registry.failures
+        checked = check_plugin(registry, distribution="ganzoo-docs")
+        assert len(checked) == len(registry.entries()) >= 1

@@ -50,29 +50,12 @@ def cli_args(arch: str, dataset: str, out: Path, sets: dict) -> list[str]:
     return args
 
 
-def latest_step(run: Path) -> int:
-    try:
-        return json.loads((run / "checkpoints" / LATEST).read_text())["step"]
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
-def one_thread(fn):
-    """Run ``fn`` with one torch thread (what the killed subprocess uses), so float reductions match bit for bit."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(threads)
-
-
 def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: dict, batch_size: int,
                                eval_every: int = 0) -> None:
-    reference = one_thread(lambda: train(arch, "wgan-gp", dataset, out=tmp_path / "reference", sets=sets,
-                                         steps=STEPS, checkpoint_every=EVERY, sample_every=1000, device="cpu",
-                                         batch_size=batch_size, progress=False, echo=lambda _: None,
-                                         register=False, eval_every=eval_every, eval_n=200))
+    # one torch thread here (tests/conftest.py) as in the killed subprocess: float reductions match bit for bit
+    reference = train(arch, "wgan-gp", dataset, out=tmp_path / "reference", sets=sets, steps=STEPS,
+                      checkpoint_every=EVERY, sample_every=1000, device="cpu", batch_size=batch_size,
+                      progress=False, echo=lambda _: None, register=False, eval_every=eval_every, eval_n=200)
     run = tmp_path / "killed"
     args = cli_args(arch, dataset, run, sets) + ["--batch-size", str(batch_size)]
     args += ["--eval-every", str(eval_every), "--set", "eval_n=200"] if eval_every else []
@@ -80,16 +63,16 @@ def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: di
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE, *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
-    while latest_step(run) <= STEPS // 2 and proc.poll() is None and time.monotonic() < deadline:
+    while latest_step_of(run / "checkpoints") <= STEPS // 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(random.Random(0).uniform(0.1, 0.3))  # a few steps past the checkpoint
     assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()[-2000:]}"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
-    killed_at = latest_step(run)
+    killed_at = latest_step_of(run / "checkpoints")
     assert STEPS // 2 < killed_at < STEPS
 
-    result = one_thread(lambda: resume(run, progress=False, echo=lambda _: None, register=False))
+    result = resume(run, progress=False, echo=lambda _: None, register=False)
     assert result.step == STEPS and not result.interrupted
     _, expected = load_checkpoint(reference.run_dir / "checkpoints")
     _, actual = load_checkpoint(run / "checkpoints")
