@@ -21,7 +21,6 @@ from ganzoo.specs import LossSpec
 from ganzoo.testing.support import (
     changed_parameters,
     check,
-    clear_gradients,
     fail,
     gradient_report,
     is_finite,
@@ -150,7 +149,7 @@ def _check_critic_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> Non
         if value is not None:
             _scalar(value, where, f"critic_loss(...).{field}", needs_grad=False)
     step.loss.backward()
-    with_grad, bad, nonzero = gradient_report(critic)
+    _, bad, nonzero = gradient_report(critic)
     check(nonzero, where, "the critic loss gives the critic no gradient: training would not change it")
     check(not bad, where, f"the critic loss gives non-finite gradients to {', '.join(bad)}")
     check(not gradient_report(generator)[0], where, "the critic loss reached the generator's parameters")
@@ -181,7 +180,6 @@ def _check_generator_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> 
           "generator_loss switched the frozen critic's requires_grad back on")
     check(not gradient_report(critic)[0], where, "the generator loss put gradients on the (frozen) critic")
     check(not changed_parameters(critic, weights_before), where, "generator_loss changed the critic's weights")
-    clear_gradients(generator, critic)
 
 
 def _check_signs(loss: GANLoss, shape: tuple[int, ...], where: str) -> None:

@@ -74,9 +74,3 @@ def gradient_report(module: nn.Module) -> tuple[list[str], list[str], bool]:
     bad = [name for name, p in module.named_parameters() if p.grad is not None and not is_finite(p.grad)]
     nonzero = any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())
     return with_grad, bad, nonzero
-
-
-def clear_gradients(*modules: nn.Module) -> None:
-    for module in modules:
-        for p in module.parameters():
-            p.grad = None
