@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from data_support import needs_fashion
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
 
@@ -53,8 +54,7 @@ def test_paper_settings_guard_rejects_a_changed_default(bench):
 
 
 @pytest.mark.slow  # ~15 s: three Python processes each import torch
-@pytest.mark.skipif(not (Path("/usr/share/datasets/fashion-mnist") / "train-images-idx3-ubyte.gz").is_file(),
-                    reason="needs the Debian package dataset-fashion-mnist (scripts/setup.sh installs it)")
+@needs_fashion
 def test_driver_runs_end_to_end(tmp_path):
     cmd = [sys.executable, str(BENCH), "--cases", "mlp:non-saturating", "--steps", "2", "--repeats", "2",
            "--warmup", "1", "--workers", "0", "--no-check", "--json"]

@@ -16,16 +16,13 @@ import ganzoo_plugins.datasets as ds
 import numpy as np
 import pytest
 import torch
+from data_support import FASHION_DIR, needs_fashion
 from PIL import Image
 
 from ganzoo.data import IMAGES, POINTS, RealData, SampledData, TensorData, to_unit_range
 from ganzoo.errors import ConfigError, DataError
 from ganzoo.plugins import get_registry
 
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-HAVE_FASHION = all((FASHION_DIR / n).is_file() for pair in ds.IDX_FILES.values() for n in pair)
-needs_fashion = pytest.mark.skipif(not HAVE_FASHION, reason="needs the Debian package dataset-fashion-mnist "
-                                   "(apt-get install dataset-fashion-mnist)")
 DATASETS = get_registry().entries("dataset")
 
 

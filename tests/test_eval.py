@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from data_support import needs_fashion
 from ganzoo_plugins.metrics import images_to_uint8
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
@@ -299,11 +300,8 @@ def test_train_command_takes_eval_every_and_eval_metric(tmp_path: Path) -> None:
     assert all(0 <= r["eval/modes"] <= 8 for r in records)
 
 
+@needs_fashion
 def test_the_eval_benchmark_runs_and_its_cached_run_skips_the_real_features() -> None:
-    from ganzoo_plugins.datasets import SYSTEM_FASHION_MNIST
-
-    if not (SYSTEM_FASHION_MNIST / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_eval.py"
     done = subprocess.run([sys.executable, str(script), "--n", "300", "--threads", "1", "--json"],
                           capture_output=True, text=True, timeout=600)

@@ -22,18 +22,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from data_support import FASHION_MISSING, HAVE_FASHION
 
 from ganzoo import extractors
 from ganzoo.data import TensorData
 from ganzoo.plugins import get_registry
 
 SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.4)  # Gaussian noise std in units of the [-1, 1] range / 2, i.e. of 255 levels
-
-
-def fashion_available() -> bool:
-    from ganzoo_plugins.datasets import SYSTEM_FASHION_MNIST
-
-    return (SYSTEM_FASHION_MNIST / "t10k-images-idx3-ubyte.gz").is_file()
 
 
 def pick(samples: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -87,8 +82,8 @@ def image_sets(test: TensorData, train: TensorData, n: int) -> dict[str, torch.T
 
 @pytest.fixture(scope="module")
 def fashion() -> Scores:
-    if not fashion_available():
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    if not HAVE_FASHION:
+        pytest.skip(FASHION_MISSING)
     spec = get_registry().dataset("fashion-mnist")
     return Scores("fashion-cnn", image_sets(spec.factory(split="test"), spec.factory(split="train"), 2000))
 

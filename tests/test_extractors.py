@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from data_support import FASHION_MISSING, HAVE_FASHION
 from typer.testing import CliRunner
 
 from ganzoo import extractors
@@ -23,12 +24,6 @@ runner = CliRunner()
 MAX_BYTES = 2_000_000
 #: Required by the issue for fashion-cnn; digits-cnn's held-out 359 images are far easier.
 MIN_ACCURACY = {"fashion-cnn": 0.90, "digits-cnn": 0.95}
-
-
-def _fashion_available() -> bool:
-    from ganzoo_plugins.datasets import SYSTEM_FASHION_MNIST
-
-    return (SYSTEM_FASHION_MNIST / "t10k-images-idx3-ubyte.gz").is_file()
 
 
 @pytest.mark.parametrize("name", list(extractors.CLASSIFIERS))
@@ -45,8 +40,8 @@ def test_shipped_weights_are_small_hashed_and_documented(name: str) -> None:
 def test_shipped_accuracy_is_what_the_sidecar_says(name: str) -> None:
     """Re-measured here on the real held-out split loaded through the data-set plugin (Fashion-MNIST: its 10,000
     test images from /usr/share/datasets/fashion-mnist)."""
-    if name == "fashion-cnn" and not _fashion_available():
-        pytest.skip("Fashion-MNIST test split not installed (apt-get install dataset-fashion-mnist)")
+    if name == "fashion-cnn" and not HAVE_FASHION:
+        pytest.skip(FASHION_MISSING)
     model, weights = extractors.load_classifier(name)
     _, test = extractors.classifier_splits(name, test_only=True)
     measured = extractors.accuracy(model, test)
