@@ -67,6 +67,12 @@ def to_unit_range(x: Tensor) -> Tensor:
     return x.float()
 
 
+def images_to_uint8(images: Tensor) -> Tensor:
+    """Images in [-1, 1] -> uint8 [0, 255] on the CPU (the inverse of :func:`to_unit_range`, rounded to nearest):
+    what torch-fidelity feeds its extractors, and the 8 bits a PNG of the samples holds."""
+    return images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+
+
 class TensorData(RealData):
     """A finite data set held as one tensor ``samples`` of shape [N, *shape] (uint8 images or float)."""
 

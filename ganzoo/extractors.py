@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganzoo.data import to_unit_range
 from ganzoo.errors import ConfigError, GanzooError, UnknownNameError
 from ganzoo.files import sha256_file
 
@@ -103,7 +104,7 @@ class ClassifierCNN(nn.Module):
 
 def images_to_classifier_input(images: Tensor) -> Tensor:
     """uint8 [B, 1, H, W] (or float in [-1, 1]) -> float [B, 1, 28, 28] in [-1, 1] (bilinear resize if needed)."""
-    x = images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
+    x = to_unit_range(images)
     if x.shape[-2:] != (CLASSIFIER_SIZE, CLASSIFIER_SIZE):
         shrinking = max(x.shape[-2:]) > CLASSIFIER_SIZE
         x = F.interpolate(x, size=(CLASSIFIER_SIZE, CLASSIFIER_SIZE), mode="bilinear", align_corners=False,

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from ganzoo import hookimpl
-from ganzoo.data import IMAGES, POINTS, RealData
+from ganzoo.data import IMAGES, POINTS, RealData, images_to_uint8
 from ganzoo.errors import ConfigError, GanzooError
 from ganzoo.metric import Metric, reference_of
 from ganzoo.point_metrics import exact_w1, mode_statistics
@@ -85,12 +85,6 @@ class ExactW1(Metric):
     def compute(self, fake: Tensor, real: RealData, generator: torch.Generator) -> dict[str, float]:
         n = min(len(fake), self.n)
         return {"w1": exact_w1(fake[:n], real.sample(n, generator))}
-
-
-def images_to_uint8(images: Tensor) -> Tensor:
-    """Images in [-1, 1] -> uint8 [0, 255] on the CPU: what torch-fidelity feeds its extractors, and the 8 bits a
-    PNG file of the samples would hold (rounded to nearest)."""
-    return images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
 class FidelityMetric(Metric):

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 from data_support import needs_fashion
-from ganzoo_plugins.metrics import images_to_uint8
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from ganzoo import evaluate, extractors
 from ganzoo.api import train
 from ganzoo.cli import app
+from ganzoo.data import images_to_uint8
 from ganzoo.errors import ConfigError, GanzooError, UnknownNameError
 from ganzoo.loading import load_generator
 from ganzoo.plugins import get_registry

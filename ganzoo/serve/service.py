@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganzoo.data import images_to_uint8
 from ganzoo.errors import GanzooError
 from ganzoo.noise import seeded_noise
 from ganzoo.serve import distances, figures, validation
@@ -54,8 +55,7 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 def _to_pil(image: torch.Tensor) -> Image.Image:
     """One image in [-1, 1] ([C, H, W]) as a PIL image."""
-    array = image.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-    array = array.permute(1, 2, 0).numpy()
+    array = images_to_uint8(image).permute(1, 2, 0).numpy()
     return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).convert("RGB")
 
 
