@@ -38,17 +38,6 @@ EVAL_SAMPLES = 2500
 EVAL_SEED = 1234
 
 
-def parse_set(text: str) -> tuple[str, Any]:
-    """``key=value`` with a JSON value when it parses as one (``lr=1e-3``), else the string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def evaluate(trainer: Any, metric: Any) -> dict[str, float]:
     """The ``modes`` metric on ``EVAL_SAMPLES`` generated points from fixed noise (as tests/test_learning.py)."""
     import torch
@@ -72,7 +61,7 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     overrides: dict[str, Any] = {"seed": seed, "device": args.device}
     if args.steps is not None:
         overrides["steps"] = args.steps
-    sets = {**ARCH_SETS, **dict(args.set)}
+    sets = {**ARCH_SETS, **args.set}
     config = make_config(ARCH, LOSS, DATASET, sets=sets, registry=registry, **overrides)
     trainer = Trainer(config, registry, out / f"seed_{seed}", progress=False, echo=lambda _: None)
     metric = registry.metric("modes").factory()
@@ -117,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to train (default 0 1 2)")
     parser.add_argument("--steps", type=int, default=None, help="generator steps (default: gaussians8's 1500)")
     parser.add_argument("--every", type=int, default=250, help="evaluate every N generator steps (default 250)")
-    parser.add_argument("--set", type=parse_set, action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra setting, as `ganzoo train --set` (e.g. lr_schedule=constant)")
     parser.add_argument("--device", default="cpu", help="training device (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
@@ -126,6 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error("--every must be >= 1")
+    from ganzoo.config import parse_sets
+    from ganzoo.errors import ConfigError
+
+    try:
+        args.set = parse_sets(args.set)  # `ganzoo train --set`'s rules
+    except ConfigError as exc:
+        parser.error(str(exc))
 
     import torch
 
