@@ -241,7 +241,7 @@ class ModelStore:
                               hint="upgrade ganzoo (pip install -U ganzoo), or use another GANZOO_HOME")
 
     def _create_index(self) -> None:
-        staged = self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}-{INDEX}"
+        staged = self.tmp_dir / _owned_name(INDEX)
         try:
             conn = sqlite3.connect(staged, isolation_level=None)
             try:
@@ -500,7 +500,7 @@ class ModelStore:
             record = self._get(conn, name, version)
             merged = merged_results(record.metrics, checked)
             card = render_card(record.config, merged, record.ref, files=list(self.files(record)))
-            pending = record.path / f"{PENDING_CARD_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+            pending = record.path / (PENDING_CARD_PREFIX + _owned_name())
             pending.write_text(card, encoding="utf-8")
             _fsync(pending)
             try:
@@ -574,13 +574,13 @@ class ModelStore:
         return self.models_dir / name / str(version)
 
     def _staging(self) -> Path:
-        path = self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
+        path = self.tmp_dir / _owned_name()
         path.mkdir(parents=True)
         return path
 
     def _discard(self, path: Path) -> None:
         """Move ``path`` out of sight at once (rename into tmp/), then delete it."""
-        trash = self.tmp_dir / f"{os.getpid()}-trash-{uuid.uuid4().hex}"
+        trash = self.tmp_dir / _owned_name("trash")
         try:
             os.rename(path, trash)
         except FileNotFoundError:
@@ -645,6 +645,12 @@ def merged_results(existing: Sequence[Mapping[str, Any]], new: Sequence[Mapping[
         merged = [m for m in merged if (m.get("label"), m.get("reference")) != key]
         merged.append(result)
     return merged
+
+
+def _owned_name(label: str = "") -> str:
+    """A fresh file name that starts with this process's pid (``<pid>-<id>[-label]``): what :func:`_dead_writer`
+    reads to tell when the file was left behind by a process that died."""
+    return f"{os.getpid()}-{uuid.uuid4().hex}" + (f"-{label}" if label else "")
 
 
 def _dead_writer(filename: str) -> bool:
