@@ -100,7 +100,6 @@ class Trainer:
         self.records: list[dict[str, Any]] = []
         # --eval-every K: a metric plugin scores the generator every K steps; its values join that step's record
         self.evaluator = TrainingEvaluator(config, registry, self.data, self.device) if config.eval_every else None
-        self._eval_values: dict[int, dict[str, float]] = {}
 
     # --- state ------------------------------------------------------------------------------------------------
 
@@ -193,24 +192,24 @@ class Trainer:
             self.echo(f"note: {note}")
         self.generator.train()
         self.critic.train()
-        pending: list[tuple[int, float, Tensor]] = []
+        pending: list[tuple[int, float, Tensor, dict[str, float]]] = []  # step, time, losses, evaluation
         interrupted = False
         bar = _progress_bar(cfg.steps, self.step, self.progress)
         start = time.perf_counter() - self.elapsed
         with _StopFlag() as stop, open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
             try:
                 if self.evaluator is not None and self.step == 0:  # the untrained baseline, as step 0
-                    eval_started = time.perf_counter()
-                    self._log_record({"step": 0, "time": 0.0, **self.evaluator(self.generator)}, log)
-                    start += time.perf_counter() - eval_started  # evaluation time is not training time
+                    scores, seconds = self._timed_evaluation()
+                    self._log_record({"step": 0, "time": 0.0, **scores}, log)
+                    start += seconds  # evaluation time is not training time
                 while self.step < cfg.steps:
                     values = self.train_step()
+                    scores = {}
                     if self.evaluator is not None and self.step % cfg.eval_every == 0:
-                        eval_started = time.perf_counter()
-                        self._eval_values[self.step] = self.evaluator(self.generator)
-                        start += time.perf_counter() - eval_started
+                        scores, seconds = self._timed_evaluation()
+                        start += seconds
                     self.elapsed = time.perf_counter() - start
-                    pending.append((self.step, self.elapsed, values))
+                    pending.append((self.step, self.elapsed, values, scores))
                     boundary = self.step % cfg.sample_every == 0 or self.step % cfg.checkpoint_every == 0
                     if len(pending) >= FLUSH_EVERY or boundary or self.step == cfg.steps or stop.requested:
                         self._flush(pending, log, bar)
@@ -226,17 +225,23 @@ class Trainer:
                 bar.close()
         return self._finish(interrupted)
 
+    def _timed_evaluation(self) -> tuple[dict[str, float], float]:
+        """The evaluator's scores of the generator now, and the seconds they took."""
+        assert self.evaluator is not None
+        started = time.perf_counter()
+        return self.evaluator(self.generator), time.perf_counter() - started
+
     def _log_record(self, record: dict[str, Any], log: Any) -> None:
         log.write(json.dumps(record) + "\n")
         log.flush()
         self.records.append(record)
 
-    def _flush(self, pending: list[tuple[int, float, Tensor]], log: Any, bar: Any) -> None:
-        values = torch.stack([v for _, _, v in pending]).cpu().tolist()
-        for (step, elapsed, _), row in zip(pending, values, strict=False):
+    def _flush(self, pending: list[tuple[int, float, Tensor, dict[str, float]]], log: Any, bar: Any) -> None:
+        values = torch.stack([v for _, _, v, _ in pending]).cpu().tolist()
+        for (step, elapsed, _, scores), row in zip(pending, values, strict=False):
             record: dict[str, Any] = {"step": step, "time": round(elapsed, 4)}
             record.update({k: (None if math.isnan(v) else v) for k, v in zip(LOGGED, row, strict=False)})
-            record.update(self._eval_values.pop(step, {}))
+            record.update(scores)
             log.write(json.dumps(record) + "\n")
             self.records.append(record)
         log.flush()
