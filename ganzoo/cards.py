@@ -113,8 +113,17 @@ def _fmt(value: Any) -> str:
     return f"`{value}`" if value is not None else "-"
 
 
+def _steps_trained(config: Mapping[str, Any]) -> Any:
+    """Generator steps the run made (its log), else the steps it was configured for."""
+    return (config.get("training") or {}).get("steps", config["train_config"].get("steps"))
+
+
+def _shape_text(config: Mapping[str, Any]) -> str:
+    return "x".join(str(d) for d in config["shape"])
+
+
 def _model_details(config: Mapping[str, Any]) -> str:
-    shape = "x".join(str(d) for d in config["shape"])
+    shape = _shape_text(config)
     lines = [_plugin_line(config, k) for k in ("arch", "loss", "dataset")]
     lines += [f"- **Generator**: latent size {config['latent_dim']} -> {config['data_kind']} of shape {shape}",
               f"- **Architecture options**: {_fmt(config['train_config'].get('arch_options', {}))}",
@@ -130,8 +139,8 @@ def _training(config: Mapping[str, Any]) -> str:
     data = config.get("data", {})
     options = tc.get("dataset_options") or {}
     lines = [f"- **Data**: `{config['dataset']}` ({data.get('kind', config['data_kind'])}, sample shape "
-             f"{'x'.join(str(d) for d in config['shape'])})" + (f", options {_fmt(options)}" if options else ""),
-             f"- **Steps**: {training.get('steps', tc.get('steps'))} generator steps, {tc.get('n_critic')} critic "
+             f"{_shape_text(config)})" + (f", options {_fmt(options)}" if options else ""),
+             f"- **Steps**: {_steps_trained(config)} generator steps, {tc.get('n_critic')} critic "
              "step(s) each",
              f"- **Device**: {training.get('device', '?')}",
              f"- **Wall time**: {_duration(training.get('wall_time_s'))}", ""]
@@ -211,7 +220,7 @@ def _samples(config: Mapping[str, Any], files: Iterable[str]) -> str:
 
 def _uses(config: Mapping[str, Any]) -> str:
     dataset = config["dataset"]
-    steps = (config.get("training") or {}).get("steps", config["train_config"].get("steps"))
+    steps = _steps_trained(config)
     text = [f"This generator makes unconditional samples that resemble `{dataset}`. It is a research and teaching "
             "artefact for comparing GAN objectives and architectures, not a production model.", "",
             f"- Trained for {steps} steps: judge quality by the evaluation above and the samples, not by the name.",
@@ -237,9 +246,8 @@ def render_card(config: Mapping[str, Any], results: Sequence[Mapping[str, Any]],
     import yaml
 
     name = ref.partition(":")[0]
-    tc = config["train_config"]
     summary = (f"A `{config['arch']}` generator trained with the `{config['loss']}` loss on `{config['dataset']}` "
-               f"for {(config.get('training') or {}).get('steps', tc.get('steps'))} steps with "
+               f"for {_steps_trained(config)} steps with "
                f"[ganzoo](https://pypi.org/project/ganzoo/).")
     values = {
         "front_matter": yaml.safe_dump(front_matter(name, config, results), sort_keys=False,
