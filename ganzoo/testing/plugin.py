@@ -56,11 +56,15 @@ def plugin_registry(*distributions: str) -> Registry:
     return registry
 
 
+def _provided_by(specs: Iterable[Spec], distribution: str) -> list[Spec]:
+    """The entries of ``specs`` that ``distribution`` provides (names compared in PEP 503 form)."""
+    wanted = normalise_distribution(distribution)
+    return [s for s in specs if s.provider is not None and normalise_distribution(s.provider.distribution) == wanted]
+
+
 def entries(distribution: str, kind: str | None = None) -> list[Spec]:
     """Every entry ``distribution`` registers (only ``kind`` if given: loss, arch, dataset or metric)."""
-    wanted = normalise_distribution(distribution)
-    found = [spec for spec in plugin_registry(distribution).entries(kind)
-             if spec.provider is not None and normalise_distribution(spec.provider.distribution) == wanted]
+    found = _provided_by(plugin_registry(distribution).entries(kind), distribution)
     if not found:
         what = f"{kind} entries" if kind else "entries"
         raise AssertionError(f"distribution {distribution!r} registers no {what}")
@@ -84,8 +88,7 @@ def check_plugin(registry: Registry, names: Iterable[str] | None = None, *, dist
             raise AssertionError(f"no entry is called {', '.join(map(repr, sorted(unknown)))}; `ganzoo list` shows "
                                  "the names")
     if distribution is not None:
-        dist = normalise_distribution(distribution)
-        specs = [s for s in specs if s.provider and normalise_distribution(s.provider.distribution) == dist]
+        specs = _provided_by(specs, distribution)
     passed, failures = [], []
     for spec in specs:
         try:
