@@ -1,4 +1,8 @@
-"""Pictures of a run: sample grids (images), scatters over the real data (2-D points), and training curves."""
+"""Pictures of a run: sample grids (images), scatters over the real data (2-D points), and training curves.
+
+Figures are private :class:`matplotlib.figure.Figure` objects rendered by Agg, never pyplot (global state, not
+thread-safe): training, the CLI and the sampling page's request threads all draw with these functions.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,10 @@ from torch import Tensor
 from ganzoo.files import atomic_write
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=(width, height), dpi=100)
 
 
 def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
@@ -32,8 +33,8 @@ def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -
 
 def save_scatter(fake: Tensor, real: Tensor, path: str | Path, title: str = "") -> Path:
     """Generated 2-D points over real ones."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    fig = _figure(5, 5)
+    ax = fig.subplots()
     real_np, fake_np = real.detach().float().cpu().numpy(), fake.detach().float().cpu().numpy()
     ax.scatter(real_np[:, 0], real_np[:, 1], s=4, alpha=0.3, c="tab:blue", label="real")
     ax.scatter(fake_np[:, 0], fake_np[:, 1], s=4, alpha=0.6, c="tab:orange", label="generated")
@@ -41,10 +42,7 @@ def save_scatter(fake: Tensor, real: Tensor, path: str | Path, title: str = "") 
     ax.legend(loc="upper right")
     ax.set_title(title)
     fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def save_samples(fake: Tensor, real: Tensor | None, kind: str, path: str | Path, title: str = "") -> Path:
@@ -58,12 +56,12 @@ def save_samples(fake: Tensor, real: Tensor | None, kind: str, path: str | Path,
 
 def save_curves(records: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """Critic and generator losses, the W estimate and any logged metric, against the generator step."""
-    plt = _pyplot()
     panels = [("losses", ["critic_loss", "generator_loss"]), ("W estimate", ["w_estimate"])]
     metric_keys = sorted({k for r in records for k in r if k.startswith("eval/")})
     if metric_keys:
         panels.append(("evaluation", metric_keys))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.6 * len(panels)), dpi=100, sharex=True, squeeze=False)
+    fig = _figure(7, 2.6 * len(panels))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)
     for ax, (label, keys) in zip(axes[:, 0], panels, strict=False):
         for key in keys:
             points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
@@ -88,7 +86,4 @@ def save_curves(records: Sequence[dict[str, Any]], path: str | Path, title: str 
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 import weakref
@@ -37,7 +36,6 @@ SURFACE_RESOLUTION = 80  # critic evaluated on an 80 x 80 grid
 OUTPUT_MAX_AGE_S = 600.0  # Gradio copies outputs into its own cache at once; ours can go after this
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?!https?://)([^)]+)\)")
-_PYPLOT_LOCK = threading.Lock()  # ganzoo.plots uses pyplot, which is not thread-safe
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -204,8 +202,7 @@ class SamplingService:
             from ganzoo.trainer import read_metrics
 
             records = read_metrics(self.store.file(record, LOG_FILE))
-            with _PYPLOT_LOCK:
-                return save_curves(records, target, f"{record.arch} + {record.loss} on {record.dataset}")
+            return save_curves(records, target, f"{record.arch} + {record.loss} on {record.dataset}")
         raise GanzooError(f"model {record.ref} was stored without training curves or a training log",
                           hint="models stored by `ganzoo train` have both; re-train it to get them")
 
