@@ -6,6 +6,7 @@ The models are real: tiny training runs registered into a store in a temporary f
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.loading import load_generator
 from ganzoo.plots import save_image_grid
 from ganzoo.serve.app import ENDPOINTS, build_app, serving
-from ganzoo.serve.service import SamplingService
+from ganzoo.serve.service import OUTPUT_MAX_AGE_S, OUTPUT_SWEEP_EVERY_S, SamplingService
 from ganzoo.serve.validation import is_loopback
 from ganzoo.store import CURVES_FILE, LOG_FILE
 
@@ -299,6 +300,27 @@ def test_auth_is_required_when_asked_for(server, tmp_path):
 def test_the_serve_command_asks_for_the_login_given_with_auth(store, tmp_path):
     with serve_command(store, tmp_path, "--auth", "ann:s3cret") as url:
         assert_login_required(url, tmp_path)
+
+
+def test_outputs_older_than_ten_minutes_are_swept_at_most_once_a_minute(store, monkeypatch):
+    service = SamplingService(store)
+    try:
+        stale, fresh = service.workdir / "samples-stale.png", service.workdir / "samples-fresh.png"
+        for path in (stale, fresh):
+            path.write_bytes(b"png")
+        old = time.time() - OUTPUT_MAX_AGE_S - 5
+        os.utime(stale, (old, old))
+        kept = service.generate("toy", 0, 4)
+        assert not stale.exists() and fresh.exists() and kept.exists()
+        os.utime(fresh, (old, old))
+        service.generate("toy", 1, 4)
+        assert fresh.exists()  # within the minute: no second sweep
+        clock = time.monotonic() + OUTPUT_SWEEP_EVERY_S + 1
+        monkeypatch.setattr(time, "monotonic", lambda: clock)
+        service.generate("toy", 2, 4)
+        assert not fresh.exists() and kept.exists()
+    finally:
+        service.close()
 
 
 def test_service_refuses_without_a_server_too(store):

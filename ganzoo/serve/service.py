@@ -34,6 +34,7 @@ POINT_CLOUD = 256  # points per frame when interpolating a 2-D model
 MIN_FRAME_PIXELS = 96  # interpolation frames of small images are enlarged to at least this
 SURFACE_RESOLUTION = 80  # critic evaluated on an 80 x 80 grid
 OUTPUT_MAX_AGE_S = 600.0  # Gradio copies outputs into its own cache at once; ours can go after this
+OUTPUT_SWEEP_EVERY_S = 60.0  # how often a request looks for old outputs (not every request: the folder can be large)
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?!https?://)([^)]+)\)")
 
@@ -84,6 +85,7 @@ class SamplingService:
         self.workdir = Path(tempfile.mkdtemp(prefix="ganzoo-serve-"))
         # deleted by close(), or when the service is garbage-collected or the interpreter exits
         self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, True)
+        self._next_sweep = 0.0  # time.monotonic() after which _output next deletes old outputs
 
     # --- models ---------------------------------------------------------------------------------------------
 
@@ -126,15 +128,17 @@ class SamplingService:
     # --- outputs --------------------------------------------------------------------------------------------
 
     def _output(self, stem: str, suffix: str) -> Path:
-        """A fresh file name in the work folder; outputs older than ten minutes are deleted on the way."""
-        cutoff = time.time() - OUTPUT_MAX_AGE_S
+        """A fresh file name in the work folder; once a minute, outputs over ten minutes old are deleted on the way."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        for old in self.workdir.iterdir():
-            try:
-                if old.stat().st_mtime < cutoff:
-                    old.unlink()
-            except OSError:
-                pass
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + OUTPUT_SWEEP_EVERY_S
+            cutoff = time.time() - OUTPUT_MAX_AGE_S
+            for old in self.workdir.iterdir():
+                try:
+                    if old.stat().st_mtime < cutoff:
+                        old.unlink()
+                except OSError:
+                    pass
         return self.workdir / f"{stem}-{uuid.uuid4().hex[:12]}{suffix}"
 
     def real_points(self, generator: Any) -> np.ndarray:
