@@ -20,7 +20,7 @@ from typing import Any
 from ganzoo.errors import GanzooError
 from ganzoo.serve import distances, validation
 from ganzoo.serve.offline import import_gradio
-from ganzoo.serve.service import DEFAULT_CACHE_SIZE, SamplingService
+from ganzoo.serve.service import DEFAULT_CACHE_SIZE, SamplingService, is_toy
 from ganzoo.store import ModelStore
 
 DEFAULT_HOST, DEFAULT_PORT = validation.DEFAULT_HOST, validation.DEFAULT_PORT
@@ -90,7 +90,7 @@ def build_app(store: ModelStore | None = None, *, service: SamplingService | Non
         return gr.update(choices=choices, value=value)
 
     def toy_visibility(info: Any) -> tuple[Any, Any]:
-        toy = isinstance(info, dict) and info.get("data_kind") == "points" and info.get("shape") == [2]
+        toy = isinstance(info, dict) and is_toy(info)
         return gr.update(visible=toy), gr.update(visible=not toy)
 
     compute = {"preprocess": False, "concurrency_id": COMPUTE, "concurrency_limit": concurrency}

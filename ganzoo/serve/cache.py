@@ -20,7 +20,7 @@ V = TypeVar("V")
 class LRUCache(Generic[V]):
     """``get(key)`` returns the cached value or calls ``loader(key)`` once and keeps the result.
 
-    ``loads``, ``hits`` and ``evictions`` count what happened (the tests and ``/model_info`` report them). Loading
+    ``loads``, ``hits`` and ``evictions`` count what happened (tests and the serve benchmark report them). Loading
     happens under the cache's lock: two requests for the same uncached model load it once, and loads are rare.
     """
 

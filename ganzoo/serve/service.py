@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,11 @@ def _to_pil(image: torch.Tensor) -> Image.Image:
     """One image in [-1, 1] ([C, H, W]) as a PIL image."""
     array = images_to_uint8(image).permute(1, 2, 0).numpy()
     return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).convert("RGB")
+
+
+def is_toy(config: Mapping[str, Any]) -> bool:
+    """Whether a model (its config, or :meth:`SamplingService.model_info`'s summary) makes 2-D points."""
+    return config.get("data_kind") == "points" and list(config.get("shape") or ()) == [2]
 
 
 def describe(record: ModelRecord) -> str:
@@ -214,7 +219,7 @@ class SamplingService:
         """A PNG of the critic's value over the plane with real and generated points (2-D models with a critic)."""
         n, seed = validation.sample_count(n), validation.seed(seed)
         record = self.record(model)
-        if record.config["data_kind"] != "points" or list(record.config["shape"]) != [2]:
+        if not is_toy(record.config):
             raise GanzooError(f"model {record.ref} makes {record.config['data_kind']} of shape "
                               f"{record.config['shape']}; the critic surface is drawn for 2-D toy models only",
                               hint="pick a model trained on gaussians8, gaussians25 or swissroll")
