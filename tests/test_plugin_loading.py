@@ -8,16 +8,17 @@ Installed distributions are simulated the way pip leaves them: a module and a ``
 from __future__ import annotations
 
 import json
-import textwrap
 import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_support import install, plugin_module
 from typer.testing import CliRunner
 
 from ganzoo import API_VERSION, hookimpl
 from ganzoo.cli import app
+from ganzoo.errors import UnknownNameError
 from ganzoo.plugins import HOOK_KINDS, build_registry, normalise_distribution, reset_registry
 from ganzoo.registry import Registry
 from ganzoo.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec
@@ -37,15 +38,6 @@ from ganzoo_plugins.architectures import mlp
 def register_architecture(register):
     register(ArchitectureSpec(name="typo-arch", factory=mlp))
 """
-
-
-def install(site: Path, distribution: str, module: str, source: str, version: str = "1.0") -> None:
-    """A module plus the dist-info pip would write for a distribution with one `ganzoo` entry point."""
-    (site / f"{module}.py").write_text(textwrap.dedent(source))
-    info = site / f"{module}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(f"[ganzoo]\nmain = {module}\n")
 
 
 @pytest.fixture
@@ -111,14 +103,14 @@ def test_cli_shows_broken_plugins_and_warns_on_every_command(site: Path) -> None
 
 
 def test_api_version_mismatch_names_the_plugin_and_both_versions() -> None:
-    future = types.ModuleType("ganzoo_future")
-    exec(WORKING.format(api=API_VERSION + 1, loss="future"), future.__dict__)
-    current = types.ModuleType("ganzoo_current")
-    exec(WORKING.format(api=API_VERSION, loss="current"), current.__dict__)
+    future = plugin_module("ganzoo_future", WORKING.format(api=API_VERSION + 1, loss="future"))
+    current = plugin_module("ganzoo_current", WORKING.format(api=API_VERSION, loss="current"))
     registry = build_registry([("future", future, "ganzoo-future", "3.0"), ("current", current, "ganzoo-cur", "1")])
     (failure,) = registry.failures
     assert failure.name == "future" and f"API version {API_VERSION + 1}" in failure.error
     assert f"speaks version {API_VERSION}" in failure.error
+    with pytest.raises(UnknownNameError):
+        registry.loss("future")  # nothing of the refused plugin is registered
     assert registry.loss("current")  # a plugin that declares the matching version loads
 
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import textwrap
 import types
 
 import pytest
 from ganzoo_plugins import losses as builtin_losses
+from plugin_support import install, plugin_module
 
 import ganzoo
 from ganzoo.errors import DuplicateNameError, PluginError, UnknownNameError
 from ganzoo.plugins import build_registry
 from ganzoo.specs import LossSpec, Provider, TrainingDefaults
-
-
-def plugin_module(name: str, body: str) -> types.ModuleType:
-    module = types.ModuleType(name)
-    exec(textwrap.dedent(body), module.__dict__)
-    return module
-
 
 HINGE = """
 from ganzoo import hookimpl, LossSpec
@@ -85,14 +78,6 @@ def test_misspelled_hook_is_rejected_with_the_plugin_named_and_others_still_load
     assert registry.loss("wgan") is not None
 
 
-def test_incompatible_api_version_is_refused_clearly():
-    module = plugin_module("ganzoo_future", HINGE + "\nGANZOO_API_VERSION = 99\n")
-    registry = build_registry([("future", module, "ganzoo-future", "1.0")])
-    assert "API version 99" in registry.failures[0].error
-    with pytest.raises(UnknownNameError):
-        registry.loss("hinge")
-
-
 def test_a_plugin_that_raises_while_registering_is_reported_and_skipped():
     boom = "from ganzoo import hookimpl\n@hookimpl\ndef register_losses(register):\n    raise RuntimeError('boom')\n"
     registry = build_registry([("boom", plugin_module("ganzoo_boom", boom), "ganzoo-boom", "1.0"),
@@ -126,13 +111,9 @@ def register_losses(register):
 @pytest.fixture
 def installed_fake_plugins(tmp_path, monkeypatch):
     """Two real distributions on sys.path with `ganzoo` entry points: one works, one fails to import."""
-    (tmp_path / "ganzoo_ep.py").write_text(ENTRY_POINT_PLUGIN)
-    (tmp_path / "ganzoo_broken.py").write_text("raise ImportError('missing dependency xyz')\n")
-    for dist, module in (("ganzoo_ep", "ganzoo_ep"), ("ganzoo_broken", "ganzoo_broken")):
-        info = tmp_path / f"{dist}-1.2.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist.replace('_', '-')}\nVersion: 1.2\n")
-        (info / "entry_points.txt").write_text(f"[ganzoo]\n{module.split('_')[1]} = {module}\n")
+    install(tmp_path, "ganzoo-ep", "ganzoo_ep", ENTRY_POINT_PLUGIN, "1.2", entry="ep")
+    install(tmp_path, "ganzoo-broken", "ganzoo_broken", "raise ImportError('missing dependency xyz')\n", "1.2",
+            entry="broken")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("GANZOO_LOAD_PLUGINS", raising=False)
 
