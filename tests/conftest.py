@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Third-party plugins installed in the environment must not change what the tests see (STYLE.md lesson 8).
 os.environ["GANZOO_LOAD_PLUGINS"] = ""
@@ -27,11 +28,10 @@ def registry() -> Registry:
 
 
 @pytest.fixture(autouse=True)
-def ganzoo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Every test gets its own empty model store (GANZOO_HOME), never the user's ~/.ganzoo."""
-    home = tmp_path_factory.mktemp("ganzoo_home")
-    monkeypatch.setenv("GANZOO_HOME", str(home))
-    return home
+def ganzoo_home(ganzoo_home: Path) -> Path:
+    """Every test gets its own empty model store (GANZOO_HOME), never the user's ~/.ganzoo: the fixture of ganzoo's
+    pytest plugin (ganzoo.testing.pytest_plugin), made automatic here."""
+    return ganzoo_home
 
 
 def _tiny_run(tmp_path_factory: pytest.TempPathFactory, arch: str, dataset: str, **sets: object):

@@ -57,10 +57,9 @@ def ganzoo_registry() -> Any:
 
 
 @pytest.fixture
-def ganzoo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh, empty ``GANZOO_HOME`` (model store and caches) for this test."""
-    home = tmp_path / "ganzoo-home"
-    home.mkdir()
+def ganzoo_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh, empty ``GANZOO_HOME`` (model store and caches) for this test, outside its ``tmp_path``."""
+    home = tmp_path_factory.mktemp("ganzoo_home")
     monkeypatch.setenv("GANZOO_HOME", str(home))
     yield home
 
