@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ganzoo.store import ModelRecord, ModelStore
+from ganzoo.store import ModelRecord, ModelStore, repair_store
 
 models_app = typer.Typer(no_args_is_help=True, help="The model store: every trained model, its card and files.")
 
@@ -112,6 +112,39 @@ def import_(directory: Path = typer.Argument(..., help="a folder written by `gan
     """Store an exported model folder, after checking its config and weights against the installed plugins."""
     record = ModelStore().import_(directory, name, registry=_registry())
     typer.echo(f"imported: {record.ref}")
+
+
+@models_app.command("repair")
+def repair() -> None:
+    """Rebuild the index from the model folders and check every stored file; deletes nothing.
+
+    An index that cannot be read is moved aside (kept as index.sqlite.damaged-TIME) and rebuilt; model folders the
+    index does not list are re-indexed from their manifest.json (or, for folders stored by ganzoo 0.1, from their
+    config.json and files as found).
+    """
+    report = repair_store(notify=typer.echo)
+    if report.missing or report.damaged:
+        raise typer.Exit(1)
+
+
+@models_app.command("trash")
+def trash(empty: bool = typer.Option(False, "--empty", help="delete everything in the trash"),
+          yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation")) -> None:
+    """What the store moved aside instead of deleting (crash leftovers, duplicate copies); --empty deletes it."""
+    store = ModelStore()
+    entries = store.trash()
+    if not entries:
+        typer.echo(f"the trash of {store.home} is empty")
+        return
+    if not empty:
+        for entry in entries:
+            typer.echo(f"  {entry.name}")
+        typer.echo(f"{len(entries)} item(s) in {store.trash_dir}; `ganzoo models trash --empty` deletes them")
+        return
+    if not yes and not typer.confirm(f"delete {len(entries)} item(s) in {store.trash_dir}?", default=False):
+        typer.echo("nothing deleted")
+        raise typer.Exit(1)
+    typer.echo(f"deleted {len(store.empty_trash())} item(s) from {store.trash_dir}")
 
 
 def sample(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VERSION"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +44,29 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, with every symlink resolved, lies inside ``root`` (also resolved)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+
+
+def symlinks_in(directory: str | os.PathLike[str]) -> list[Path]:
+    """Every symlink at or below ``directory`` (not followed), sorted: what a folder handed to ganzoo must not hold."""
+    directory = Path(directory)
+    found = [directory] if directory.is_symlink() else []
+    for root, dirs, files in os.walk(directory, followlinks=False):
+        found += [Path(root) / name for name in (*dirs, *files) if (Path(root) / name).is_symlink()]
+    return sorted(found)
+
+
+def copy_regular_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Copy ``source`` to ``target`` refusing to follow a symlink at ``source`` (``O_NOFOLLOW``), so a file swapped for
+    a link after it was checked is still never read through."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(source, flags)
+    with os.fdopen(fd, "rb") as reader, open(target, "wb") as writer:
+        if not stat.S_ISREG(os.fstat(reader.fileno()).st_mode):
+            raise OSError(f"{source} is not a regular file")
+        for block in iter(lambda: reader.read(1 << 20), b""):
+            writer.write(block)

@@ -56,7 +56,9 @@ def test_register_stores_every_file_and_a_complete_config(store, tiny_points_run
     for filename in ("generator.safetensors", "critic.safetensors", "config.json", "README.md", "samples.png",
                      "curves.png", "metrics.jsonl"):
         assert (record.path / filename).is_file(), filename
-    assert set(store.files(record)) == {p.name for p in record.path.iterdir()}
+    assert {*store.files(record), "manifest.json"} == {p.name for p in record.path.iterdir()}
+    manifest = json.loads((record.path / "manifest.json").read_text())
+    assert manifest["files"] == store.files(record) and (manifest["name"], manifest["version"]) == (POINTS_NAME, 1)
 
     config = json.loads((record.path / "config.json").read_text())
     assert config == record.config
@@ -339,7 +341,8 @@ CRASHER = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("where", ["_insert", "_next_version"])
-def test_a_killed_registration_is_invisible_and_cleaned_on_next_open(tiny_points_run, tmp_path, where):
+def test_a_killed_registration_is_invisible_then_recovered_on_next_open_and_nothing_is_deleted(
+        tiny_points_run, tmp_path, where):
     home = tmp_path / "home"
     observer = ModelStore(home)
     env = {**os.environ, "GANZOO_LOAD_PLUGINS": ""}
@@ -351,9 +354,18 @@ def test_a_killed_registration_is_invisible_and_cleaned_on_next_open(tiny_points
     assert observer.list() == []
     with pytest.raises(UnknownNameError):
         observer.get(POINTS_NAME)
-    reopened = ModelStore(home)
-    assert list(reopened.tmp_dir.iterdir()) == [] and visible_version_dirs(reopened) == []
-    assert reopened.register(tiny_points_run.run_dir).ref == f"{POINTS_NAME}:1"
+    messages: list[str] = []
+    reopened = ModelStore(home, notify=messages.append)
+    assert list(reopened.tmp_dir.iterdir()) == []
+    if where == "_insert":  # killed after the complete folder was renamed into place: it is the model, re-indexed
+        assert [r.ref for r in reopened.list()] == [f"{POINTS_NAME}:1"]
+        assert any(f"re-indexed 1 model folder(s) the index did not list: {POINTS_NAME}:1" in m for m in messages)
+        for filename in reopened.files(reopened.get(POINTS_NAME)):
+            reopened.file(reopened.get(POINTS_NAME), filename)
+    else:  # killed while staging: the half copy goes to trash/, never deleted, and the run can be stored
+        assert reopened.list() == [] and len(reopened.trash()) == 1
+        assert any("unfinished registration" in m and "trash" in m for m in messages)
+        assert reopened.register(tiny_points_run.run_dir).ref == f"{POINTS_NAME}:1"
 
 
 CARD_CRASHER = textwrap.dedent("""
@@ -428,7 +440,7 @@ def test_an_empty_index_file_is_given_the_schema(tmp_path):
     (tmp_path / "index.sqlite").touch()  # e.g. made by `sqlite3 index.sqlite` by hand
     assert ModelStore(tmp_path).list() == []
     with sqlite3.connect(tmp_path / "index.sqlite") as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
 
 
 def test_an_index_from_a_newer_ganzoo_is_refused_with_the_fix(tmp_path):
