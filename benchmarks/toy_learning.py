@@ -3,7 +3,7 @@
 The settings are those of ``tests/test_learning.py``: ``mlp`` (3 hidden layers of 128 units) + ``wgan-gp`` on
 ``gaussians8`` with the data set's recommended settings (Adam lr 1e-3 decayed linearly to 0 over the run, batch
 256, 2-D noise, 1,500 generator steps) and the loss's paper settings (n_critic 5, lambda 10, betas (0, 0.9)).
-Every ``--every`` steps (and at the end) the generator is evaluated with SCIENCE.md's protocol: 2,500 samples
+Every ``--every`` steps (and at the end) the generator is evaluated with docs/science.md's protocol: 2,500 samples
 from fixed evaluation noise (seed 1234, the test's), a sample is high quality (HQ) within 3 standard deviations
 of its nearest mode centre, a mode is captured if at least one HQ sample is nearest to it (the ``modes`` metric
 plugin).

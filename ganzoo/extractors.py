@@ -3,7 +3,7 @@
 FID, IS, KID and precision/recall compare images in some network's feature space. The standard network is
 torch-fidelity's InceptionV3, whose weights are downloaded on first use; offline machines must be handed the file.
 For 28x28 grey data a classifier trained on the data set itself is the usual offline stand-in ("classifier FID",
-SCIENCE.md): ganzoo ships two, trained by ``ganzoo extractor train``:
+docs/science.md): ganzoo ships two, trained by ``ganzoo extractor train``:
 
 | name | trained on | held out |
 |---|---|---|

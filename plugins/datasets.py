@@ -18,7 +18,7 @@ Design choices:
   item.
 - Nothing is cached outside memory; the only writes are torchvision's own downloads into the data root.
 - The toy sets carry ``recommended`` training settings: the WGAN-GP paper's lr 1e-4 is far too slow for a
-  CPU-sized run on them (SCIENCE.md, "Toy-data metrics"); lr 1e-3 at batch 256 puts mass on every mode within
+  CPU-sized run on them (docs/science.md, "Toy-data metrics"); lr 1e-3 at batch 256 puts mass on every mode within
   ~1,500 steps.
 """
 
@@ -62,7 +62,7 @@ XIAO = "Xiao, Rasul, Vollgraf 2017, Fashion-MNIST (arXiv:1708.07747)"
 LECUN = "LeCun, Bottou, Bengio, Haffner 1998, Gradient-based learning applied to document recognition"
 KRIZHEVSKY = "Krizhevsky 2009, Learning Multiple Layers of Features from Tiny Images"
 
-#: Settings that let ``mlp`` + ``wgan-gp`` learn a toy set in a CPU-sized run. SCIENCE.md: with the paper's lr
+#: Settings that let ``mlp`` + ``wgan-gp`` learn a toy set in a CPU-sized run. docs/science.md: with the paper's lr
 #: 1e-4, 3,000 steps cover 3 of 8 ring modes; lr 1e-3 puts mass on all 8 but few pass the strict 3-sigma rule.
 #: Measured here (docs/toy-learning.md): lr 1e-3 decayed linearly to 0 (the WGAN-GP paper's own CIFAR-10
 #: schedule), batch 256, 2-D noise: all 8 modes at 3 sigma after 1,000-1,500 steps. They override the loss's

@@ -15,7 +15,7 @@ data it knows, else Inception). Their labels name it (``FID[fashion-cnn]``): sco
 different numbers. FID, IS and KID asked for together share one pass of the extractor (``compute_group``), and the
 real reference features are cached on disk (see :mod:`ganzoo.extractors`).
 
-Mode coverage follows the protocol of VEEGAN / PacGAN / GDPP (SCIENCE.md, "Toy-data metrics"): a sample is
+Mode coverage follows the protocol of VEEGAN / PacGAN / GDPP (docs/science.md, "Toy-data metrics"): a sample is
 high quality (HQ) if it lies within ``sigmas`` (3) standard deviations of its nearest mode centre, and a mode
 is captured if at least one HQ sample is nearest to it. Evaluate on 2,500 samples, as the papers do, to
 compare with them.

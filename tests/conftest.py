@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# Third-party plugins installed in the environment must not change what the tests see (STYLE.md lesson 8).
+# Third-party plugins installed in the environment must not change what the tests see (hermetic tests: a test
+# that needs a plugin registers it itself).
 os.environ["GANZOO_LOAD_PLUGINS"] = ""
 os.environ.setdefault("MPLBACKEND", "Agg")
 

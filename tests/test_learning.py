@@ -1,6 +1,6 @@
 """ganzoo really learns: mlp + wgan-gp on the 8-Gaussians ring, CPU-sized, fixed seeds, the strict protocol.
 
-Budget and tolerance, stated honestly (SCIENCE.md asks for it): 1,500 generator steps of the data set's recommended
+Budget and tolerance, stated honestly (docs/science.md asks for it): 1,500 generator steps of the data set's recommended
 settings (lr 1e-3 decayed linearly to 0, batch 256, 2-D noise, n_critic 5, lambda 10), a narrower MLP than the
 paper's (3 hidden layers of 128 units instead of 4 of 512, so it fits a CPU test), and the strict 3-sigma rule on
 2,500 samples. Measured figures per seed are in docs/toy-learning.md.

@@ -1,4 +1,4 @@
-"""The five losses, checked against the papers and against known bugs of other libraries (SCIENCE.md)."""
+"""The five losses, checked against the papers and against known bugs of other libraries (docs/science.md)."""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def test_w1_metric_uses_at_most_n_samples_and_is_lower_for_better_fakes() -> Non
 
 @pytest.mark.parametrize("theta", [0.5, -2.0, 1e-3])
 def test_w1_of_the_seeds_example_is_theta(theta: float) -> None:
-    """SCIENCE.md's teaching example: P_0 = (0, Z), P_theta = (theta, Z), Z ~ U[0, 1] have W1 = |theta| (where JS,
+    """docs/science.md's teaching example: P_0 = (0, Z), P_theta = (theta, Z), Z ~ U[0, 1] have W1 = |theta| (where JS,
     KL and TV jump): 2,500 samples of P_0 against the same samples moved to P_theta, as `ganzoo eval` does."""
     z = torch.rand(2500, generator=gen(8), dtype=torch.float64)
     p0 = torch.stack([torch.zeros_like(z), z], dim=1)
