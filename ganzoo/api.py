@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ganzoo.config import TrainConfig, parse_sets, resolve_config
-from ganzoo.errors import GanzooError
+from ganzoo.checkpoint import latest_checkpoint_step
+from ganzoo.config import FLAG_SOURCE, USER_SOURCES, TrainConfig, parse_sets, resolve_config
+from ganzoo.errors import ConfigError, GanzooError, storage_error
 from ganzoo.plugins import get_registry
 from ganzoo.registry import Registry
 from ganzoo.store import ModelStore, validate_name
-from ganzoo.trainer import RunResult, Trainer
+from ganzoo.trainer import RunResult, Trainer, finished_result, read_run
 
 DEFAULT_DATASET = "fashion-mnist"
 
@@ -34,6 +36,14 @@ def make_config(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, sets: S
     return resolve_config(registry or get_registry(), arch, loss, dataset, overrides, parsed)
 
 
+class RegistrationError(GanzooError):
+    """A finished run whose model could not be stored. The run folder is complete; ``result`` describes it."""
+
+    def __init__(self, message: str, hint: str | None, result: RunResult) -> None:
+        super().__init__(message, hint)
+        self.result = result
+
+
 def train(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, out: str | Path | None = None,
           sets: Sequence[str] | Mapping[str, Any] = (), progress: bool = True,
           echo: Callable[[str], None] = print, registry: Registry | None = None, name: str | None = None,
@@ -43,43 +53,138 @@ def train(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, out: str | Pa
     ``overrides``: steps, batch_size, lr, n_critic, seed, device, latent_dim, sample_every, checkpoint_every, ...
     A finished run is registered in the model store (``store``, default ``GANZOO_HOME``) as ``name`` (default
     ``{arch}-{loss}-{dataset}``) unless ``register`` is False; ``result.record`` is then its :class:`ModelRecord`.
+    The name and the choice to register are recorded in the run's config.json, so a resumed run keeps them. A store
+    that cannot take the model raises :class:`RegistrationError` (after the run folder is safely written).
     """
     if name is not None:
         validate_name(name)  # fail before training, not after
     registry = registry or get_registry()
-    config = make_config(arch, loss, dataset, sets=sets, registry=registry, **overrides)
+    config = make_config(arch, loss, dataset, sets=sets, registry=registry, name=name,
+                         register=None if register else False, **overrides)
     run_dir = Path(out) if out is not None else default_run_dir(config)
     if (run_dir / "config.json").exists():  # never mix two runs' logs and checkpoints in one folder
         raise GanzooError(f"{run_dir} already holds a ganzoo run",
-                          hint=f"continue it with --resume {run_dir}, or pass another --out (or none: a new folder)")
-    result = Trainer(config, registry, run_dir, progress=progress, echo=echo).run()
-    return _register(result, register, name, store, registry, echo)
+                          hint=f"continue it with `ganzoo train --resume {run_dir}`, or pass another --out (or "
+                               "none: a new folder)")
+    if config.register:
+        store = store or ModelStore()  # a store that cannot even open fails now, before any training
+    trainer = Trainer(config, registry, run_dir, progress=progress, echo=echo)  # checks every part first
+    prepare_run_dir(run_dir)
+    result = trainer.run()
+    return _register(result, config, store, registry, echo)
 
 
-def resume(run_dir: str | Path, *, progress: bool = True, echo: Callable[[str], None] = print,
-           registry: Registry | None = None, name: str | None = None, register: bool = True,
-           store: ModelStore | None = None) -> RunResult:
-    """Continue ``run_dir`` from its newest checkpoint to the configured number of steps (then register it)."""
-    if name is not None:
-        validate_name(name)
-    registry = registry or get_registry()
-    result = Trainer.resume(run_dir, registry, progress=progress, echo=echo).run()
-    return _register(result, register, name, store, registry, echo)
+def prepare_run_dir(run_dir: Path) -> None:
+    """Make the run folder, or say clearly why it cannot be made (a file in its place, no permission, a full disk)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanzooError(f"--out {run_dir} is a file, not a folder", hint="pass a new folder name to --out (or "
+                          "none: runs/ARCH-LOSS-DATA-TIME)")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=run_dir):
+            pass
+    except OSError as exc:
+        raise storage_error(exc, f"creating the run folder {run_dir}", hint="pass --out a folder you can write to") \
+            from exc
 
 
-def _register(result: RunResult, register: bool, name: str | None, store: ModelStore | None,
-              registry: Registry, echo: Callable[[str], None]) -> RunResult:
-    """Store a finished run's model; an interrupted run is not stored (resume it, and it is stored then).
+#: What ``ganzoo train --resume RUN_DIR`` may change; every other setting is the run's own.
+RESUME_MAY_CHANGE = ("steps", "device")
 
-    A store that cannot take the model (e.g. GANZOO_HOME not writable) does not lose the run: it is reported in
-    ``result.notes`` and the run directory can be stored later with ``ganzoo models import RUN_DIR``.
+
+def resume(run_dir: str | Path, *, steps: int | None = None, device: str | None = None, progress: bool = True,
+           echo: Callable[[str], None] = print, registry: Registry | None = None, store: ModelStore | None = None,
+           ) -> RunResult:
+    """Continue ``run_dir`` from its newest checkpoint to its number of steps (or ``steps``, to extend it), then
+    store its model under the name it was started with (unless it was started with ``register=False``).
+
+    A finished run without new steps trains nothing: it is stored if it was not yet (a run is stored once).
+    Everything else is the run's own: see :func:`resume_conflicts` for checking what a caller asked for against it.
     """
-    if register and not result.interrupted:
-        try:
-            result.record = (store or ModelStore()).register(result.run_dir, name, registry=registry)
-        except GanzooError as exc:
-            note = (f"the model was not stored: {exc.message} (store it later with "
-                    f"`ganzoo models import {result.run_dir}`)")
-            result.notes.append(note)
-            echo(f"warning: {note}")
+    registry = registry or get_registry()
+    run_dir = Path(run_dir)
+    config, _ = read_run(run_dir)
+    at = latest_checkpoint_step(run_dir / "checkpoints")
+    if at is None:
+        raise GanzooError(f"run {run_dir} has no checkpoint to resume from",
+                          hint="it stopped before its first checkpoint: start it again with `ganzoo train`")
+    if steps is not None:
+        config = _extended(config, steps, at, run_dir)
+    if device is not None:
+        config.device, config.sources["device"] = device, FLAG_SOURCE
+    if config.register:
+        store = store or ModelStore()
+    if at >= config.steps:
+        echo(f"run {run_dir} is finished ({at} of {config.steps} steps): nothing to train"
+             + (" (--steps N extends it)" if steps is None else ""))
+        result = finished_result(run_dir)
+    else:
+        result = Trainer.resume(run_dir, registry, config=config, progress=progress, echo=echo).run()
+    return _register(result, config, store, registry, echo)
+
+
+def _extended(config: TrainConfig, steps: int, at: int, run_dir: Path) -> TrainConfig:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < at:
+        raise ConfigError(f"--steps {steps!r} is fewer than the {at} steps run {run_dir} has already trained",
+                          hint=f"pass --steps {config.steps} (its own) or more, or leave --steps out")
+    if steps != config.steps and config.lr_schedule != "constant":
+        raise ConfigError(f"run {run_dir} decays its learning rate to 0 at step {config.steps} "
+                          f"(lr_schedule {config.lr_schedule}); extending it would restart the schedule",
+                          hint="start a new run with more --steps")
+    if steps != config.steps:
+        config.steps, config.sources["steps"] = steps, FLAG_SOURCE
+    return config
+
+
+def resume_conflicts(run_dir: str | Path, *, arch: str | None = None, loss: str | None = None,
+                     dataset: str | None = None, sets: Sequence[str] | Mapping[str, Any] = (),
+                     registry: Registry | None = None, **overrides: Any) -> list[str]:
+    """What a caller asked for that the run in ``run_dir`` does not have, as ``"--lr 0.001 (the run has 0.0001)"``.
+
+    ``overrides`` and ``sets`` are what ``ganzoo train`` would take (None: not given); keys in
+    :data:`RESUME_MAY_CHANGE` are not compared. An empty list means the request agrees with the run.
+    """
+    registry = registry or get_registry()
+    run, _ = read_run(run_dir)
+    conflicts = []
+    for key, given, canonical in (("ARCH", arch, registry.arch), ("LOSS", loss, registry.loss),
+                                  ("--dataset", dataset, registry.dataset)):
+        recorded = getattr(run, {"ARCH": "arch", "LOSS": "loss", "--dataset": "dataset"}[key])
+        if given is not None and canonical(given).name != recorded:
+            conflicts.append(f"{key} {given} (the run has {recorded})")
+    asked = {k: v for k, v in overrides.items() if v is not None and k not in RESUME_MAY_CHANGE}
+    parsed = dict(sets) if isinstance(sets, Mapping) else parse_sets(sets)
+    if not asked and not parsed:
+        return conflicts
+    wanted = resolve_config(registry, run.arch, run.loss, run.dataset, asked, parsed)
+    for key, source in sorted(wanted.sources.items()):
+        if source not in USER_SOURCES or _setting(wanted, key) == _setting(run, key):
+            continue
+        if key == "register":
+            conflicts.append("--no-register (the run stores its model)" if run.register
+                             else "--register (the run was started with --no-register)")
+            continue
+        flag = f"--{key.replace('_', '-')}" if key in asked else f"--set {key}"
+        conflicts.append(f"{flag} {_setting(wanted, key)!r} (the run has {_setting(run, key)!r})")
+    return conflicts
+
+
+def _setting(config: TrainConfig, key: str) -> Any:
+    group, _, name = key.rpartition(".")
+    return getattr(config, f"{group}_options").get(name) if group else getattr(config, key)
+
+
+def _register(result: RunResult, config: TrainConfig, store: ModelStore | None, registry: Registry,
+              echo: Callable[[str], None]) -> RunResult:
+    """Store a finished run's model as ``config.name`` when ``config.register``; an interrupted run is not stored
+    (resume it, and it is stored then). A store that cannot take it raises :class:`RegistrationError`: the run
+    folder is complete, and ``ganzoo models import RUN_DIR`` stores it later."""
+    if not config.register or result.interrupted:
+        return result
+    try:
+        result.record = (store or ModelStore()).register(result.run_dir, config.name, registry=registry)
+    except GanzooError as exc:
+        raise RegistrationError(f"run {result.run_dir} finished, but its model was not stored: {exc.message}",
+                                hint=(f"{exc.hint}; then " if exc.hint else "")
+                                + f"store it with `ganzoo models import {result.run_dir}`", result=result) from exc
     return result

@@ -9,7 +9,7 @@ from torch import nn
 
 from ganzoo.config import USER_SOURCES, TrainConfig
 from ganzoo.data import RealData
-from ganzoo.errors import ConfigError
+from ganzoo.errors import ConfigError, is_out_of_memory, memory_error
 from ganzoo.loss import GANLoss
 from ganzoo.registry import Registry
 
@@ -71,13 +71,29 @@ def build_components(config: TrainConfig, registry: Registry, device: torch.devi
     loss = registry.loss(config.loss).factory(**config.loss_options)
     enforce_critic_requirements(config, registry, loss)
     data = registry.dataset(config.dataset).factory(**config.dataset_options)
+    check_batch_size(config, data)
     torch.manual_seed(config.seed)
-    generator, critic = registry.arch(config.arch).factory(data.shape, config.latent_dim, **config.arch_options)
-    if loss.forbids_critic_batchnorm and has_batchnorm(critic):
-        raise ConfigError(
-            f"architecture {config.arch!r} builds a critic with batch norm, which loss {config.loss!r} forbids",
-            hint="choose an architecture without batch norm in the critic (e.g. dcgan-nobn or mlp)")
-    return Components(loss, data.to(device), generator.to(device), critic.to(device))
+    try:
+        generator, critic = registry.arch(config.arch).factory(data.shape, config.latent_dim, **config.arch_options)
+        if loss.forbids_critic_batchnorm and has_batchnorm(critic):
+            raise ConfigError(
+                f"architecture {config.arch!r} builds a critic with batch norm, which loss {config.loss!r} forbids",
+                hint="choose an architecture without batch norm in the critic (e.g. dcgan-nobn or mlp)")
+        return Components(loss, data.to(device), generator.to(device), critic.to(device))
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise memory_error(exc, f"building {config.arch} for {config.dataset} on {device}",
+                               hint="lower the networks' width (--set width=N) or use a device with more memory") \
+                from exc
+        raise
+
+
+def check_batch_size(config: TrainConfig, data: RealData) -> None:
+    """A finite data set must hold at least one batch (an epoch drops the last partial batch)."""
+    size = data.size
+    if size is not None and config.batch_size > size:
+        raise ConfigError(f"batch size {config.batch_size} is larger than data set {config.dataset!r} "
+                          f"({size} samples)", hint=f"use --batch-size {size} or less")
 
 
 def make_optimizer(config: TrainConfig, params: object) -> torch.optim.Optimizer:

@@ -170,12 +170,14 @@ def train_command(config: Mapping[str, Any]) -> str:
     words = ["ganzoo", "train", tc["arch"], tc["loss"], "--dataset", tc["dataset"], "--steps", str(tc["steps"]),
              "--seed", str(tc["seed"]), "--device", str(device)]
     for key, source in sorted((tc.get("sources") or {}).items()):
-        if source not in USER_SOURCES or key in ("steps", "seed", "device"):
+        if source not in USER_SOURCES or key in ("steps", "seed", "device", "name", "register"):
             continue
         group, _, name = key.rpartition(".")
         value = (tc.get(f"{group}_options") or {}).get(name) if group else tc.get(key)
         text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
         words += ["--set", f"{key}={text}"]
+    if tc.get("name"):
+        words += ["--name", str(tc["name"])]
     return shlex.join(words)
 
 

@@ -67,6 +67,14 @@ def save_checkpoint(directory: str | Path, step: int, state: dict[str, Any], kee
     return directory / f"{stem}.safetensors"
 
 
+def latest_checkpoint_step(directory: str | Path) -> int | None:
+    """The step that ``latest.json`` names, or None when there is no readable pointer."""
+    try:
+        return int(json.loads((Path(directory) / LATEST).read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_checkpoint(directory: str | Path) -> tuple[int, dict[str, Any]]:
     """(step, state) of the newest complete checkpoint in ``directory``."""
     directory = Path(directory)

@@ -13,7 +13,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.registry import KIND_PLURALS
 from ganzoo.specs import KINDS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="ganzoo: a plugin-based GAN zoo. `ganzoo list` shows what is installed.")
 
 
@@ -42,16 +42,23 @@ def _loss_defaults_epilog() -> str:
     return "".join(lines)
 
 
+RESUME_HELP = ("continue this run folder from its newest checkpoint; it keeps its own settings, name and "
+               "--no-register: only --steps (more, to extend it), --device (same device type), --quiet may change, "
+               "and ARCH, LOSS or any other option, when given, must match the run")
+
+
 @app.command(epilog=None)
 def train(
-    arch: str = typer.Argument(..., help="architecture name (`ganzoo list --kind arch`)"),
-    loss: str = typer.Argument(..., help="loss name (`ganzoo list --kind loss`)"),
-    dataset: str = typer.Option("fashion-mnist", "--dataset", "-d", help="data set name"),
-    steps: int | None = typer.Option(None, help="generator steps [default: 1000]"),
+    arch: str | None = typer.Argument(None, help="architecture name (`ganzoo list --kind arch`); not needed with "
+                                      "--resume", show_default=False),
+    loss: str | None = typer.Argument(None, help="loss name (`ganzoo list --kind loss`); not needed with --resume",
+                                      show_default=False),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="data set name [default: fashion-mnist]"),
+    steps: int | None = typer.Option(None, help="generator steps [default: 1000]; with --resume: the new total"),
     batch_size: int | None = typer.Option(None, "--batch-size", "-b", help="[default: from the loss]"),
     lr: float | None = typer.Option(None, help="learning rate [default: from the loss]"),
     n_critic: int | None = typer.Option(None, "--n-critic", help="critic steps per generator step [default: loss]"),
-    seed: int | None = typer.Option(None, help="random seed [default: 0]"),
+    seed: int | None = typer.Option(None, help="random seed, 0 to 4294967295 [default: 0]"),
     device: str | None = typer.Option(None, help="auto (cuda, else mps, else cpu), cpu, cuda, mps"),
     out: Path | None = typer.Option(None, "--out", "-o", help="run directory [default: runs/ARCH-LOSS-DATA-TIME]"),
     sample_every: int | None = typer.Option(None, "--sample-every", help="steps between sample grids"),
@@ -61,23 +68,39 @@ def train(
     eval_metric: str | None = typer.Option(None, "--eval-metric", help="metric for --eval-every (default: w1 for "
                                            "points, fid for images)"),
     set_: list[str] = typer.Option([], "--set", "-s", help="key=value: any option of the loss, arch or data set"),
-    resume: Path | None = typer.Option(None, "--resume", help="continue this run directory from its checkpoint"),
+    resume: Path | None = typer.Option(None, "--resume", help=RESUME_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
     name: str | None = typer.Option(None, "--name", help="model-store name [default: ARCH-LOSS-DATASET]"),
-    register: bool = typer.Option(True, "--register/--no-register", help="store the finished model (ganzoo models)"),
+    register: bool | None = typer.Option(None, "--register/--no-register", help="store the finished model "
+                                         "(ganzoo models) [default: register]", show_default=False),
 ) -> None:
-    """Train ARCH with LOSS, e.g. `ganzoo train dcgan wgan-gp`."""
+    """Train ARCH with LOSS, e.g. `ganzoo train dcgan wgan-gp`; or continue a run: `ganzoo train --resume RUN_DIR`."""
     from ganzoo import api
 
     registry = _registry()
+    settings = {"batch_size": batch_size, "lr": lr, "n_critic": n_critic, "seed": seed,
+                "sample_every": sample_every, "checkpoint_every": checkpoint_every, "eval_every": eval_every,
+                "eval_metric": eval_metric, "name": name, "register": register}
     if resume is not None:
-        result = api.resume(resume, progress=not quiet, registry=registry, name=name, register=register)
+        if out is not None:
+            raise GanzooError("--out and --resume both name a run folder", hint=f"leave out --out: the run stays in "
+                                                                                f"{resume}")
+        conflicts = api.resume_conflicts(resume, arch=arch, loss=loss, dataset=dataset, sets=set_,
+                                         registry=registry, **settings)
+        if conflicts:
+            raise GanzooError(f"--resume {resume} continues that run as it was started, but you asked for: "
+                              + "; ".join(conflicts),
+                              hint="leave those out (the run keeps its own settings); only --steps, --device and "
+                                   "--quiet may change on resume, or start a new run with `ganzoo train ARCH LOSS`")
+        result = api.resume(resume, steps=steps, device=device, progress=not quiet, registry=registry,
+                            echo=typer.echo)
     else:
-        result = api.train(arch, loss, dataset, out=out, sets=set_, progress=not quiet, registry=registry,
-                           steps=steps, batch_size=batch_size, lr=lr, n_critic=n_critic, seed=seed, device=device,
-                           sample_every=sample_every, checkpoint_every=checkpoint_every, name=name,
-                           eval_every=eval_every, eval_metric=eval_metric,
-                           register=register)
+        if arch is None or loss is None:
+            raise GanzooError("ganzoo train needs ARCH and LOSS (or --resume RUN_DIR)",
+                              hint="e.g. `ganzoo train dcgan wgan-gp`; `ganzoo list` shows every name")
+        result = api.train(arch, loss, dataset or api.DEFAULT_DATASET, out=out, sets=set_, progress=not quiet,
+                           registry=registry, steps=steps, device=device, echo=typer.echo,
+                           **{**settings, "register": register is not False})
     status = "interrupted: checkpoint saved" if result.interrupted else "done"
     last = result.last
     typer.echo(f"{status} at step {result.step}: " + ", ".join(
@@ -90,7 +113,7 @@ def train(
     if result.record is not None:
         typer.echo(f"registered: {result.record.ref}")
     if result.interrupted:
-        typer.echo(f"  resume with: ganzoo train {arch} {loss} --resume {result.run_dir}")
+        typer.echo(f"  resume with: ganzoo train --resume {result.run_dir}")
         raise typer.Exit(130)
 
 

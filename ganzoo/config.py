@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ganzoo.errors import ConfigError
+from ganzoo.noise import check_seed
 from ganzoo.registry import Registry
 from ganzoo.specs import OPTIMIZERS, valid_betas
 
@@ -29,6 +30,8 @@ RUN_DEFAULTS: dict[str, Any] = {
     "eval_every": 0,  # K > 0: score the generator every K steps into metrics.jsonl (ganzoo.evaluate)
     "eval_metric": None,  # None: w1 for points, fid for images
     "eval_n": 0,  # samples per evaluation; 0: 1,000 points / 2,000 images
+    "name": None,  # model-store name when the run finishes; None: {arch}-{loss}-{dataset}
+    "register": True,  # store the finished model
 }
 LR_SCHEDULES = ("constant", "linear")
 TRAINING_KEYS = ("optimizer", "lr", "betas", "n_critic", "batch_size", "latent_dim")
@@ -59,6 +62,8 @@ class TrainConfig:
     eval_every: int = 0
     eval_metric: str | None = None
     eval_n: int = 0
+    name: str | None = None
+    register: bool = True
     loss_options: dict[str, Any] = field(default_factory=dict)
     arch_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -77,12 +82,17 @@ class TrainConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
+        check_seed(self.seed)
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise ConfigError(f"lr must be a number in (0, 1), got {self.lr!r}", hint="e.g. --lr 1e-4")
         for key in ("eval_every", "eval_n"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{key} must be a whole number >= 0 (0: off / automatic), got {value!r}")
+        if self.name is not None and not isinstance(self.name, str):
+            raise ConfigError(f"name must be a model name, got {self.name!r}", hint="e.g. --name my-ring")
+        if not isinstance(self.register, bool):
+            raise ConfigError(f"register must be true or false, got {self.register!r}")
         if self.eval_metric is not None and not isinstance(self.eval_metric, str):
             raise ConfigError(f"eval_metric must be a metric name, got {self.eval_metric!r}",
                               hint="`ganzoo list --kind metric` shows them")

@@ -37,6 +37,11 @@ class RealData(ABC):
     def device(self) -> torch.device:
         return torch.device("cpu")
 
+    @property
+    def size(self) -> int | None:
+        """How many samples there are: a whole number for a finite set, None for a distribution sampled afresh."""
+        return None
+
     @abstractmethod
     def to(self, device: torch.device | str) -> RealData:
         """This data on ``device`` (the tensors move once, not per batch)."""
@@ -92,6 +97,10 @@ class TensorData(RealData):
 
     def __len__(self) -> int:
         return self.samples.shape[0]
+
+    @property
+    def size(self) -> int:
+        return len(self)
 
     @property
     def device(self) -> torch.device:

@@ -93,3 +93,19 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return True
     return isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc))
+
+
+_ASKED = re.compile(r"(?:tried to allocate|Tried to allocate) ([\d.]+) ?(bytes|[KMGT]i?B)")
+_UNITS = {"bytes": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30,
+          "TiB": 2**40}
+
+
+def memory_error(exc: BaseException, action: str, hint: str | None = None) -> GanzooError:
+    """A :class:`GanzooError` for an allocation failure during ``action``, giving the size that was asked for."""
+    found = _ASKED.search(str(exc))
+    asked = ""
+    if found:
+        size = float(found.group(1)) * _UNITS.get(found.group(2), 1)
+        shown = f"{size / 2**30:,.1f} GiB" if size >= 2**30 else f"{size / 2**20:,.1f} MiB"
+        asked = f": it asked for {shown}"
+    return GanzooError(f"out of memory in {action}{asked}", hint=hint)

@@ -34,7 +34,7 @@ from ganzoo.data import IMAGES, POINTS, RealData
 from ganzoo.errors import ConfigError, GanzooError
 from ganzoo.files import atomic_write_json
 from ganzoo.metric import STD_SUFFIX, Metric, Reference, reference_of
-from ganzoo.noise import seeded_noise
+from ganzoo.noise import generate_in_chunks, seeded_noise
 from ganzoo.registry import Registry
 from ganzoo.store import merged_results
 
@@ -45,7 +45,6 @@ TRAINING_EVAL_N = {IMAGES: 2_000, POINTS: 1_000}
 DEFAULT_SPLIT = "test"
 SPLITS = ("test", "train")
 RUN_RESULTS = "results.json"
-GENERATE_BATCH = 500
 
 
 @dataclass
@@ -111,15 +110,13 @@ def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Regi
 
 
 def generate(generator: Callable[[Tensor], Tensor], latent_dim: int, n: int, seed: int = 0,
-             device: torch.device | str = "cpu", batch_size: int = GENERATE_BATCH) -> Tensor:
-    """``n`` samples (float, CPU) from noise drawn by a CPU generator seeded with ``seed``, in batches.
+             device: torch.device | str = "cpu") -> Tensor:
+    """``n`` samples (float, CPU) from noise drawn by a CPU generator seeded with ``seed``, in chunks.
 
-    The noise is :func:`ganzoo.noise.seeded_noise`, as :meth:`ganzoo.loading.LoadedGenerator.sample` draws it,
-    so the samples are the same too. The caller's global RNG is untouched.
+    Noise and chunks are those of :meth:`ganzoo.loading.LoadedGenerator.sample` (:mod:`ganzoo.noise`), so the
+    samples are the same too. The caller's global RNG is untouched.
     """
-    z = seeded_noise(n, latent_dim, seed)
-    with torch.no_grad():
-        return torch.cat([generator(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
+    return generate_in_chunks(generator, seeded_noise(n, latent_dim, seed), device)
 
 
 def reference_data(registry: Registry, dataset: str, options: dict[str, Any], split: str | None) -> RealData:

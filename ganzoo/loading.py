@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from ganzoo import modelconfig
 from ganzoo.build import select_device
 from ganzoo.errors import GanzooError
-from ganzoo.noise import seeded_noise
+from ganzoo.noise import generate_in_chunks, seeded_noise
 from ganzoo.store import CRITIC_FILE, GENERATOR_FILE, ModelRecord, ModelStore
 
 
@@ -45,13 +45,14 @@ class LoadedGenerator(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int = 64, seed: int = 0) -> Tensor:
-        """``n`` samples from noise drawn by a CPU ``torch.Generator`` seeded with ``seed`` (same seed, same samples).
+        """``n`` samples from noise drawn by a CPU ``torch.Generator`` seeded with ``seed`` (same seed, same samples),
+        generated in chunks (:func:`ganzoo.noise.generate_in_chunks`, as evaluation does).
 
-        The result is on the model's device; the caller's global RNG is not touched.
+        The result is float32 on the CPU; the caller's global RNG is not touched.
         """
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise GanzooError(f"the number of samples must be a whole number >= 1, got {n!r}", hint="e.g. --n 64")
-        return self(seeded_noise(n, self.latent_dim, seed).to(self.device))
+        return generate_in_chunks(self, seeded_noise(n, self.latent_dim, seed), self.device)
 
     def extra_repr(self) -> str:
         return f"ref={self.record.ref!r}, latent_dim={self.latent_dim}, shape={self.shape}, kind={self.data_kind!r}"

@@ -59,7 +59,7 @@ def from_run(run_dir: str | Path, registry: Registry) -> tuple[dict[str, Any], d
     if step < train_config.steps:
         raise GanzooError(
             f"run {run_dir} stopped at step {step} of {train_config.steps}; only finished runs are stored",
-            hint=f"finish it first: ganzoo train {train_config.arch} {train_config.loss} --resume {run_dir}")
+            hint=f"finish it first: ganzoo train --resume {run_dir}")
     records = read_metrics(run_dir / "metrics.jsonl")
     config: dict[str, Any] = {
         "format": FORMAT,
@@ -79,6 +79,7 @@ def from_run(run_dir: str | Path, registry: Registry) -> tuple[dict[str, Any], d
         "ganzoo_version": run.get("ganzoo_version", __version__),
         "torch_version": run.get("torch_version", torch.__version__),
         "source_run": str(run_dir.resolve()),
+        "run_id": run.get("run_id"),
     }
     return validate(config, str(run_dir)), state["generator"], state["critic"]
 

@@ -1,12 +1,36 @@
-"""The latent noise behind every "same seed, same samples": sampling, evaluation and the server all draw it here."""
+"""The latent noise behind every "same seed, same samples": sampling, evaluation and the server all draw it here,
+and push it through a generator in the same chunks, so the same seed gives the same numbers everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
+
+from ganzoo.errors import ConfigError
+
+#: Seeds are whole numbers 0 to 2**32 - 1 everywhere (CLI, Python API, the sampling page).
+MAX_SEED = 2**32 - 1
+#: Samples per forward pass when drawing many: memory stays bounded, and every caller splits the noise alike.
+SAMPLE_CHUNK = 500
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """``seed`` as an int in 0..MAX_SEED, else a :class:`ConfigError` naming the range."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{what} must be a whole number from 0 to {MAX_SEED}, got {seed!r}", hint=f"e.g. --{what} 0")
+    return seed
 
 
 def seeded_noise(n: int, latent_dim: int, seed: int) -> Tensor:
     """``[n, latent_dim]`` standard normal noise from a CPU ``torch.Generator`` seeded with ``seed`` (the same on
     every device, since it is drawn on the CPU); the global RNG is untouched."""
-    return torch.randn(n, latent_dim, generator=torch.Generator(device="cpu").manual_seed(int(seed)))
+    return torch.randn(n, latent_dim, generator=torch.Generator(device="cpu").manual_seed(check_seed(seed)))
+
+
+@torch.no_grad()
+def generate_in_chunks(generator: Callable[[Tensor], Tensor], z: Tensor, device: torch.device | str = "cpu",
+                       chunk: int = SAMPLE_CHUNK) -> Tensor:
+    """``generator`` applied to ``z`` in chunks of ``chunk`` rows, the results (float32, CPU) concatenated."""
+    return torch.cat([generator(part.to(device)).float().cpu() for part in z.split(chunk)])

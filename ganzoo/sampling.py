@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import ConfigError, GanzooError, is_storage_failure, storage_error
 from ganzoo.files import atomic_write
 from ganzoo.loading import LoadedGenerator, load_generator
 from ganzoo.plots import save_samples
@@ -18,6 +18,29 @@ from ganzoo.store import ModelStore
 
 SUFFIXES = (".png", ".npz")
 REAL_POINTS = 1000
+#: A picture of more samples than this is not readable (a 32 x 32 grid); the raw array may hold up to this many bytes.
+MAX_PICTURE_SAMPLES = 1024
+MAX_ARRAY_BYTES = 2 << 30
+
+
+def check_sample_count(n: object, generator: LoadedGenerator, picture: bool) -> int:
+    """``n`` within what a picture can show, or what an array of this model's samples can hold in memory."""
+    per_sample = 4 * (int(np.prod(generator.shape)) + generator.latent_dim)  # float32 samples and their noise
+    high = MAX_PICTURE_SAMPLES if picture else max(1, MAX_ARRAY_BYTES // per_sample)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= high:
+        what = "a picture shows" if picture else f"an array of this model's samples holds ({MAX_ARRAY_BYTES >> 30} GiB)"
+        raise ConfigError(f"--n must be a whole number from 1 to {high} ({what} at most), got {n!r}",
+                          hint="for more samples write several files with different --seed values"
+                               + ("" if not picture else ", or use --out NAME.npz for the raw array"))
+    return n
+
+
+def _check_out(out: Path) -> None:
+    if out.suffix.lower() not in SUFFIXES:
+        raise GanzooError(f"cannot write samples to {out.name!r}", hint="use --out NAME.png (a picture) or "
+                          "--out NAME.npz (the raw array)")
+    if out.is_dir():
+        raise GanzooError(f"--out {out} is a folder", hint=f"name a file inside it, e.g. --out {out / 'samples.png'}")
 
 
 def real_points_of(generator: LoadedGenerator) -> torch.Tensor:
@@ -40,11 +63,19 @@ def sample_to_file(ref: str, out: str | Path, *, n: int = 64, seed: int = 0, dev
     NPZ holds the raw array (``samples``, [n, *shape], images in [-1, 1]) with the model ref and seed.
     """
     out = Path(out)
-    if out.suffix.lower() not in SUFFIXES:
-        raise GanzooError(f"cannot write samples to {out.name!r}", hint="use --out NAME.png (a picture) or "
-                          "--out NAME.npz (the raw array)")
+    _check_out(out)
     generator = load_generator(ref, device=device, store=store)
-    samples = generator.sample(n, seed=seed).cpu()
+    check_sample_count(n, generator, picture=out.suffix.lower() == ".png")
+    samples = generator.sample(n, seed=seed)
+    try:
+        return _write(samples, generator, out, seed)
+    except Exception as exc:
+        if is_storage_failure(exc) and not isinstance(exc, GanzooError):
+            raise storage_error(exc, f"writing samples to {out}", hint="choose an --out you can write to") from exc
+        raise
+
+
+def _write(samples: torch.Tensor, generator: LoadedGenerator, out: Path, seed: int) -> Path:
     if out.suffix.lower() == ".npz":
         def write(tmp: str) -> None:
             with open(tmp, "wb") as handle:  # a handle, so numpy does not append its own suffix to the temp name

@@ -25,8 +25,8 @@ What the store guarantees:
   the lock in turn (busy timeout) and get distinct versions. ``rm`` records the versions it removes in the same
   transaction that drops their rows, so a crash before their folders are gone is finished on the next open instead
   of bringing them back.
-- **A run is stored once**: a run's id (``run_id`` in its config.json) is indexed; registering it again returns the
-  version that holds it.
+- **A run is stored once**: a run's id (``run_id`` in its config.json) is indexed; registering the same run at the
+  same number of steps again returns the version that holds it (an extended run is a new model).
 - Evaluation results rewrite the card: the new card is written beside the old one as ``.README.md.pending-*``, its
   sha256 committed with the results, the manifest rewritten, then the card renamed into place; a crash between
   commit and rename is rolled forward by the next reader or store, so the recorded sha256 and the card on disk never
@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo import __version__
-from ganzoo.errors import GanzooError, UnknownNameError, is_storage_failure, storage_error
+from ganzoo.errors import GanzooError, StorageError, UnknownNameError, is_storage_failure, storage_error
 from ganzoo.files import atomic_write_json, copy_regular_file, is_within, sha256_file, symlinks_in
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -216,7 +216,7 @@ def _format_value(value: float) -> str:
 
 @dataclass
 class RepairReport:
-    """What :func:`repair_store` (``ganzoo models repair``) found and did. Nothing in it was deleted."""
+    """What :func:`repair_store` (``ganzoo models repair``), or a store's open, found and did. Nothing was deleted."""
 
     home: Path
     index_moved_to: Path | None = None
@@ -293,6 +293,10 @@ class ModelStore:
         if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
             return storage_error(OSError(errno.EACCES, str(exc)), f"writing the model index {self.index_path}",
                                  hint="set GANZOO_HOME to a folder you can write to; the store is unchanged")
+        if code is not None and code & 0xFF == sqlite3.SQLITE_IOERR:  # SQLite's own code for a failed read or write
+            return StorageError(f"reading or writing the model index {self.index_path} failed: {exc} (a full disk "
+                                "or a failing drive)", hint="free some disk space and try again; the store is "
+                                                            "unchanged")
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return GanzooError(f"the model index {self.index_path} stayed locked by another process for "
                                f"{BUSY_TIMEOUT_S:.0f} s", hint="wait for the other ganzoo command to finish, then "
@@ -418,19 +422,25 @@ class ModelStore:
         with self._connect() as conn:
             return self._get(conn, name, version)
 
-    def find_run(self, run_id: str | None) -> ModelRecord | None:
-        """The version that stores the run with this id, if any (a run is stored once)."""
-        if not run_id:
-            return None
+    def find_run(self, run_id: str | None, steps: int, source: str | None = None) -> ModelRecord | None:
+        """The version that stores run ``run_id`` trained to ``steps`` (a run is stored once at each length); a run
+        folder made before runs had ids is recognised by its ``source`` path."""
         with self._connect() as conn:
-            return self._by_run_id(conn, run_id)
+            return self._by_run(conn, run_id, steps, source)
 
-    def _by_run_id(self, conn: sqlite3.Connection, run_id: str | None) -> ModelRecord | None:
-        if not run_id:
+    def _by_run(self, conn: sqlite3.Connection, run_id: str | None, steps: Any,
+                source: str | None = None) -> ModelRecord | None:
+        if run_id:
+            rows = conn.execute("SELECT name, version, config FROM models WHERE run_id = ? ORDER BY rowid", (run_id,))
+        elif source:
+            rows = conn.execute("SELECT name, version, config FROM models WHERE run_id IS NULL AND source = ? "
+                                "ORDER BY rowid", (source,))
+        else:
             return None
-        row = conn.execute("SELECT name, version FROM models WHERE run_id = ? ORDER BY rowid LIMIT 1",
-                           (run_id,)).fetchone()
-        return self._get(conn, *row) if row else None
+        for name, version, config in rows.fetchall():
+            if (json.loads(config).get("training") or {}).get("steps") == steps:
+                return self._get(conn, name, version)
+        return None
 
     def _get(self, conn: sqlite3.Connection, name: str, version: int | None) -> ModelRecord:
         records = self._records(conn, "WHERE name = ?", (name,))
@@ -495,7 +505,8 @@ class ModelStore:
     def register(self, run_dir: str | Path, name: str | None = None, *, registry: Any = None) -> ModelRecord:
         """Store the model of a finished ``ganzoo train`` run directory as ``name`` (default arch-loss-dataset).
 
-        A run already in the store (same run id) is not stored again: its version is returned, with a message.
+        A run already in the store (same run id, same steps) is not stored again: its version is returned, with a
+        message.
         """
         from safetensors.torch import save_file
 
@@ -507,7 +518,7 @@ class ModelStore:
         _refuse_symlinks(run_dir, source)
         config, generator, critic = modelconfig.from_run(run_dir, registry or get_registry())
         name = validate_name(name if name is not None else modelconfig.default_name(config))
-        stored = self.find_run(config.get("run_id"))
+        stored = self.find_run(config.get("run_id"), config["training"]["steps"], str(run_dir.resolve()))
         if stored is not None:
             self.notify(f"{source} is already stored as {stored.ref}; a run is stored once")
             return stored
@@ -521,7 +532,7 @@ class ModelStore:
             if source_file is not None and source_file.is_file():
                 writers[filename] = _copier(source_file)
         results = _read_results(run_dir / RESULTS_FILE, source)  # `ganzoo eval --run RUN_DIR` writes these
-        return self._add(name, config, writers, results, source=str(run_dir.resolve()))
+        return self._add(name, config, writers, results, source=str(run_dir.resolve()), once=True)
 
     def import_(self, directory: str | Path, name: str | None = None, *, registry: Any = None) -> ModelRecord:
         """Store a folder made by :meth:`export` (or laid out the same way) after validating it completely.
@@ -536,6 +547,8 @@ class ModelStore:
 
         directory = Path(directory)
         source = f"model folder {directory}"
+        if name is not None:
+            validate_name(name)
         if not directory.is_dir():
             raise GanzooError(f"{directory} is not a folder", hint="pass the folder `ganzoo models export` wrote")
         _refuse_symlinks(directory, source)
@@ -571,12 +584,14 @@ class ModelStore:
         return self._add(name, config, writers, results, source=str(directory.resolve()))
 
     def _add(self, name: str, config: dict[str, Any], writers: Mapping[str, Callable[[Path], None]],
-             results: list[dict[str, Any]], source: str) -> ModelRecord:
-        """Write a new version of ``name`` atomically; see the module docstring."""
+             results: list[dict[str, Any]], source: str, once: bool = False) -> ModelRecord:
+        """Write a new version of ``name`` atomically; see the module docstring. ``once``: a run's model, which is
+        not stored again if another process stored the same run meanwhile."""
         from ganzoo.cards import render_card
 
         config = {**config, "name": name}
         run_id = config.get("run_id")
+        steps = (config.get("training") or {}).get("steps")
         staging = self._staging()
         published: Path | None = None
         try:
@@ -589,7 +604,7 @@ class ModelStore:
                 hashes[path.name] = (sha256_file(path), path.stat().st_size)
             with self._write() as conn:
                 while True:
-                    already = self._by_run_id(conn, run_id)
+                    already = self._by_run(conn, run_id, steps, source) if once else None
                     if already is not None:  # stored meanwhile, e.g. a crashed registration re-indexed on open
                         shutil.rmtree(staging, ignore_errors=True)
                         self.notify(f"run {source} is already stored as {already.ref}; a run is stored once")
@@ -883,8 +898,8 @@ class ModelStore:
     def _adopt_orphans(self, conn: sqlite3.Connection, orphans: Sequence[tuple[str, str]],
                        report: RepairReport | None = None) -> RepairReport:
         """Folders without an index row (inside the caller's write transaction): removals recorded by ``rm`` are
-        finished; complete models are re-indexed; duplicates of a stored run and damaged folders are left alone
-        (damaged) or moved to trash (duplicates). Nothing is deleted that the index does not name."""
+        finished; complete models are re-indexed; damaged folders are left alone and reported. Nothing is deleted
+        that the index does not name."""
         report = report or RepairReport(self.home)
         removed = {(n, str(v)) for n, v in conn.execute("SELECT name, version FROM removed")}
         for name, version in orphans:
@@ -897,11 +912,6 @@ class ModelStore:
                 entry = self._read_orphan(folder)
             except GanzooError as exc:
                 report.damaged.append(f"{folder}: {exc.message}")
-                continue
-            duplicate = self._by_run_id(conn, entry["run_id"])
-            if duplicate is not None:
-                moved = self._to_trash(folder, f"{name}-{version}-duplicate-of-{duplicate.name}-{duplicate.version}")
-                report.trashed.append(f"{folder} (a second copy of the run stored as {duplicate.ref}) -> {moved}")
                 continue
             self._insert(conn, name, int(version), entry["created"], entry["config"], entry["hashes"],
                          entry["results"], entry["source"])
@@ -929,8 +939,8 @@ class ModelStore:
             raise GanzooError(f"it has no {GENERATOR_FILE}")
         hashes = {filename: (sha256_file(path), path.stat().st_size) for filename, path in present.items()}
         manifest = _read_manifest(folder)
-        entry = {"config": config, "hashes": hashes, "results": [], "run_id": config.get("run_id"),
-                 "source": f"re-indexed from {folder}", "created": _mtime(folder / CONFIG_FILE)}
+        entry = {"config": config, "hashes": hashes, "results": [], "source": f"re-indexed from {folder}",
+                 "created": _mtime(folder / CONFIG_FILE)}
         if manifest is None:
             return entry
         for filename, info in manifest["files"].items():
@@ -938,7 +948,7 @@ class ModelStore:
                 continue
             if hashes.get(filename) != (info["sha256"], info["size"]):
                 raise GanzooError(f"{filename} does not match its manifest (missing, truncated or changed)")
-        entry.update(results=[_check_result(r) for r in manifest["results"]], run_id=manifest.get("run_id"),
+        entry.update(results=[_check_result(r) for r in manifest["results"]],
                      source=manifest.get("source") or entry["source"], created=manifest["created"])
         return entry
 

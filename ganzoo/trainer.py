@@ -15,6 +15,7 @@ import math
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,9 @@ from torch import Tensor
 
 from ganzoo import __version__
 from ganzoo.build import build_components, make_optimizer, make_scheduler, select_device
-from ganzoo.checkpoint import load_checkpoint, save_checkpoint
+from ganzoo.checkpoint import latest_checkpoint_step, load_checkpoint, save_checkpoint
 from ganzoo.config import TrainConfig
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, is_out_of_memory, is_storage_failure, memory_error, storage_error
 from ganzoo.evaluate import TrainingEvaluator
 from ganzoo.files import atomic_write_bytes, atomic_write_json
 from ganzoo.plots import save_curves, save_samples
@@ -98,6 +99,8 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.records: list[dict[str, Any]] = []
+        #: Names this run folder for good (kept on resume): the model store stores a run's model once.
+        self.run_id = uuid.uuid4().hex
         # --eval-every K: a metric plugin scores the generator every K steps; its values join that step's record
         self.evaluator = TrainingEvaluator(config, registry, self.data, self.device) if config.eval_every else None
 
@@ -130,11 +133,22 @@ class Trainer:
                                keep=self.config.keep_checkpoints)
 
     @classmethod
-    def resume(cls, run_dir: str | Path, registry: Registry, **kwargs: Any) -> Trainer:
-        """A trainer that continues ``run_dir`` from its newest checkpoint (weights, optimizers, RNGs, data order)."""
+    def resume(cls, run_dir: str | Path, registry: Registry, config: TrainConfig | None = None,
+               **kwargs: Any) -> Trainer:
+        """A trainer that continues ``run_dir`` from its newest checkpoint (weights, optimizers, RNGs, data order).
+
+        ``config`` replaces the run's own (read from its config.json) when the caller changed what may change on
+        resume (more steps, another device of the same type).
+        """
         run_dir = Path(run_dir)
-        config, _ = read_run(run_dir)
+        recorded, run = read_run(run_dir)
+        config = config or recorded
+        trained_on = torch.device(str(run.get("device") or "cpu")).type
+        if select_device(config.device).type != trained_on:
+            raise GanzooError(f"run {run_dir} was trained on {trained_on}; its random-number states are those of a "
+                              f"{trained_on} device", hint=f"resume it on {trained_on} (--device {trained_on})")
         trainer = cls(config, registry, run_dir, **kwargs)
+        trainer.run_id = run.get("run_id") or trainer.run_id
         trainer.step, state = load_checkpoint(run_dir / "checkpoints")
         trainer.load_state_dict(state)
         trainer.records = read_metrics(run_dir / "metrics.jsonl", upto=trainer.step)
@@ -185,6 +199,28 @@ class Trainer:
         return torch.stack([critic[0], g_loss, critic[1], critic[2], critic[3]])
 
     def run(self) -> RunResult:
+        """Train to ``config.steps`` (from the current step), writing the run folder as it goes.
+
+        A full disk or a failed allocation stops the run with a clear error; the last complete checkpoint stays
+        readable (every file is written whole or not at all), so the run can be resumed once there is room.
+        """
+        try:
+            return self._run()
+        except GanzooError:
+            raise
+        except Exception as exc:
+            if not (is_storage_failure(exc) or is_out_of_memory(exc)):
+                raise
+            resume = f"resume with `ganzoo train --resume {self.run_dir}`"
+            kept = latest_checkpoint_step(self.run_dir / "checkpoints")
+            then = (f"the last good checkpoint (step {kept}) is kept: {resume}" if kept is not None
+                    else "no checkpoint was written yet")
+            if is_out_of_memory(exc):
+                raise memory_error(exc, f"training step {self.step + 1} (batch size {self.config.batch_size})",
+                                   hint=f"lower --batch-size or the networks' width; {then}") from exc
+            raise storage_error(exc, f"writing the run folder {self.run_dir}", hint=then) from exc
+
+    def _run(self) -> RunResult:
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
@@ -265,7 +301,8 @@ class Trainer:
 
     def _write_config(self) -> None:
         atomic_write_json(self.run_dir / "config.json", {
-            "config": self.config.to_dict(), "ganzoo_version": __version__, "torch_version": torch.__version__,
+            "config": self.config.to_dict(), "run_id": self.run_id, "ganzoo_version": __version__,
+            "torch_version": torch.__version__,
             "device": str(self.device), "data": self.data.describe(),
         })
 
@@ -276,6 +313,18 @@ class Trainer:
                              f"{self.config.arch} + {self.config.loss} on {self.config.dataset}")
         return RunResult(self.run_dir, self.step, interrupted, self.records[-1] if self.records else {},
                          samples, curves, checkpoint, list(self.config.notes))
+
+
+def finished_result(run_dir: str | Path) -> RunResult:
+    """The :class:`RunResult` of a run that has nothing left to train, read from its folder."""
+    run_dir = Path(run_dir)
+    config, _ = read_run(run_dir)
+    step = latest_checkpoint_step(run_dir / "checkpoints") or 0
+    records = read_metrics(run_dir / "metrics.jsonl", upto=step)
+    samples = sorted((run_dir / "samples").glob("step_*.png"))
+    checkpoint = run_dir / "checkpoints" / f"step_{step:07d}.safetensors"
+    return RunResult(run_dir, step, False, records[-1] if records else {}, samples[-1] if samples else None,
+                     run_dir / "curves.png", checkpoint, list(config.notes))
 
 
 class _GlobalRNG:

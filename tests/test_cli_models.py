@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ganzoo.api import train
 from ganzoo.cli import app, main
+from ganzoo.errors import StorageError
 from ganzoo.store import ModelStore
 
 runner = CliRunner()
@@ -126,14 +127,25 @@ def test_bad_input_exits_2_with_a_message(stored, args, capsys, monkeypatch):
     assert err.startswith("error: ") and "Traceback" not in err
 
 
-def test_a_store_that_cannot_take_the_model_does_not_lose_the_run(tmp_path, monkeypatch):
+def test_a_store_that_cannot_open_stops_train_before_any_training(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where GANZOO_HOME should be")
     monkeypatch.setenv("GANZOO_HOME", str(blocker))
-    messages: list[str] = []
-    result = train("mlp", "wgan-gp", "gaussians8", out=tmp_path / "run", sets={"hidden": 8, "layers": 2}, steps=2,
-                   batch_size=16, device="cpu", progress=False, echo=messages.append)
-    assert result.record is None and (tmp_path / "run" / "checkpoints").is_dir()
-    assert any("not stored" in m and "ganzoo models import" in m for m in messages)
+    err = fails(capsys, monkeypatch, "train", "mlp", "wgan-gp", "-d", "gaussians8", "--steps", "2", "-b", "16",
+                "--set", "hidden=8", "--set", "layers=2", "--quiet", "--out", str(tmp_path / "run"))
+    assert "cannot create the model store" in err and "GANZOO_HOME" in err
+    assert not (tmp_path / "run" / "checkpoints").exists(), "nothing was trained"
+
+
+def test_a_registration_that_fails_after_training_is_an_error_and_keeps_the_run(tmp_path, monkeypatch, capsys):
+    def full(self, *args, **kwargs):
+        raise StorageError("storing model m failed: the disk is full", hint="free some disk space")
+
+    monkeypatch.setattr(ModelStore, "register", full)
+    err = fails(capsys, monkeypatch, "train", "mlp", "wgan-gp", "-d", "gaussians8", "--steps", "2", "-b", "16",
+                "--set", "hidden=8", "--set", "layers=2", "--quiet", "--out", str(tmp_path / "run"))
+    assert "finished, but its model was not stored: storing model m failed: the disk is full" in err
+    assert f"ganzoo models import {tmp_path / 'run'}" in err
+    monkeypatch.undo()
     monkeypatch.setenv("GANZOO_HOME", str(tmp_path / "home"))
     assert "imported: mlp-wgan-gp-gaussians8:1" in ok("models", "import", str(tmp_path / "run"))

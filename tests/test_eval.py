@@ -175,14 +175,14 @@ def test_bad_eval_requests_are_clear_errors(image_model: str, args: list[str], e
     assert words in str(result.exception)
 
 
-def test_eval_without_a_name_scores_the_model_stored_last(tiny_image_run, tiny_points_run) -> None:  # noqa: ANN001
+def test_eval_without_a_name_scores_the_model_stored_last(tiny_image_run, tiny_points_run, tmp_path) -> None:  # noqa: ANN001
     empty = runner.invoke(app, ["eval", "--metric", "w1"])
     assert isinstance(empty.exception, UnknownNameError) and "holds no model yet" in str(empty.exception)
     assert "ganzoo train" in empty.exception.hint
     store = ModelStore()
     store.register(tiny_points_run.run_dir, "tiny-ring")
     store.register(tiny_image_run.run_dir, "tiny-digits")
-    store.register(tiny_points_run.run_dir, "tiny-ring")  # stored last, though not the newest name or version 1
+    store.import_(store.export("tiny-ring:1", tmp_path / "copy"), "tiny-ring")  # stored last: not the newest name
     result = runner.invoke(app, ["eval", "--metric", "w1", "--n", "400"])
     assert result.exit_code == 0, result.output
     assert "evaluating tiny-ring:2, the model stored last" in result.output

@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
 
 from ganzoo.api import resume, train
 from ganzoo.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from ganzoo.cli import app, main
 from ganzoo.errors import GanzooError
+from ganzoo.store import ModelStore
 from ganzoo.trainer import read_metrics
 
 STEPS, EVERY = 40, 10
@@ -42,23 +46,18 @@ KILLABLE = textwrap.dedent("""
 """)
 
 
-def cli_args(arch: str, dataset: str, out: Path, sets: dict) -> list[str]:
+def cli_args(arch: str, dataset: str, out: Path, sets: dict, store_as: str | None = None) -> list[str]:
     args = [arch, "wgan-gp", "--dataset", dataset, "--steps", str(STEPS), "--checkpoint-every", str(EVERY),
-            "--sample-every", "1000", "--device", "cpu", "--quiet", "--no-register", "--out", str(out)]
+            "--sample-every", "1000", "--device", "cpu", "--quiet", "--out", str(out)]
+    args += ["--name", store_as] if store_as else ["--no-register"]
     for key, value in sets.items():
         args += ["--set", f"{key}={value}"]
     return args
 
 
-def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: dict, batch_size: int,
-                               eval_every: int = 0) -> None:
-    # one torch thread here (tests/conftest.py) as in the killed subprocess: float reductions match bit for bit
-    reference = train(arch, "wgan-gp", dataset, out=tmp_path / "reference", sets=sets, steps=STEPS,
-                      checkpoint_every=EVERY, sample_every=1000, device="cpu", batch_size=batch_size,
-                      progress=False, echo=lambda _: None, register=False, eval_every=eval_every, eval_n=200)
-    run = tmp_path / "killed"
-    args = cli_args(arch, dataset, run, sets) + ["--batch-size", str(batch_size)]
-    args += ["--eval-every", str(eval_every), "--set", "eval_n=200"] if eval_every else []
+def kill_past_half(run: Path, args: list[str]) -> int:
+    """Start ``ganzoo train ARGS`` (training ``run``), SIGKILL it a few steps past its checkpoint after half the
+    steps; returns the step of the newest checkpoint it left."""
     env = {**os.environ, "GANZOO_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE, *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
@@ -71,8 +70,20 @@ def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: di
     proc.wait(timeout=60)
     killed_at = latest_step_of(run / "checkpoints")
     assert STEPS // 2 < killed_at < STEPS
+    return killed_at
 
-    result = resume(run, progress=False, echo=lambda _: None, register=False)
+
+def kill_past_half_then_resume(tmp_path: Path, arch: str, dataset: str, sets: dict, batch_size: int,
+                               eval_every: int = 0) -> None:
+    # one torch thread here (tests/conftest.py) as in the killed subprocess: float reductions match bit for bit
+    reference = train(arch, "wgan-gp", dataset, out=tmp_path / "reference", sets=sets, steps=STEPS,
+                      checkpoint_every=EVERY, sample_every=1000, device="cpu", batch_size=batch_size,
+                      progress=False, echo=lambda _: None, register=False, eval_every=eval_every, eval_n=200)
+    run = tmp_path / "killed"
+    args = cli_args(arch, dataset, run, sets) + ["--batch-size", str(batch_size)]
+    args += ["--eval-every", str(eval_every), "--set", "eval_n=200"] if eval_every else []
+    killed_at = kill_past_half(run, args)
+    result = resume(run, progress=False, echo=lambda _: None)  # started with --no-register: stores nothing
     assert result.step == STEPS and not result.interrupted
     _, expected = load_checkpoint(reference.run_dir / "checkpoints")
     _, actual = load_checkpoint(run / "checkpoints")
@@ -181,3 +192,115 @@ def test_a_damaged_newest_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:5])
     with pytest.raises(GanzooError, match="unreadable"):
         load_checkpoint(tmp_path)
+
+
+# --- `ganzoo train --resume RUN_DIR` as a user runs it ------------------------------------------------------------
+
+RING = {"hidden": 16, "layers": 2}
+
+
+def ganzoo_main(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    """(exit status, stdout + stderr) of the real entry point."""
+    monkeypatch.setattr(sys, "argv", ["ganzoo", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_sigkill_then_resume_with_the_run_folder_alone_stores_the_uninterrupted_weights_under_its_name(
+        tmp_path, capsys, monkeypatch):
+    reference = train("mlp", "wgan-gp", "gaussians8", out=tmp_path / "reference", sets=RING, steps=STEPS,
+                      checkpoint_every=EVERY, sample_every=1000, device="cpu", progress=False, echo=lambda _: None,
+                      register=False)
+    run = tmp_path / "cut"
+    kill_past_half(run, cli_args("mlp", "gaussians8", run, RING, store_as="cut"))
+    code, output = ganzoo_main(capsys, monkeypatch, "train", "--resume", str(run), "--quiet")
+    assert code == 0, output
+    assert "registered: cut:1" in output
+    code, shown = ganzoo_main(capsys, monkeypatch, "models", "show", "cut", "--json")
+    assert code == 0 and json.loads(shown)["ref"] == "cut:1"
+    stored = load_file(str(ModelStore().file(ModelStore().get("cut"), "generator.safetensors")))
+    _, expected = load_checkpoint(reference.run_dir / "checkpoints")
+    assert stored.keys() == expected["generator"].keys()
+    assert all(torch.equal(stored[k], expected["generator"][k]) for k in stored)
+
+
+@pytest.fixture
+def finished_cut(tmp_path) -> Path:
+    """A finished mlp + wgan-gp run started with --name cut (so stored as cut:1)."""
+    result = train("mlp", "wgan-gp", "gaussians8", out=tmp_path / "cut", sets={**RING, "lr_schedule": "constant"},
+                   steps=4, batch_size=16, device="cpu", progress=False, echo=lambda _: None, name="cut")
+    assert result.record.ref == "cut:1"
+    return result.run_dir
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["dcgan", "minimax"], ["ARCH dcgan (the run has mlp)", "LOSS minimax (the run has wgan-gp)"]),
+    (["mlp", "wgan-gp", "--lr", "0.5"], ["--lr 0.5 (the run has 0.001)"]),
+    (["--set", "hidden=32"], ["--set arch.hidden 32 (the run has 16)"]),
+    (["--dataset", "gaussians25"], ["--dataset gaussians25 (the run has gaussians8)"]),
+    (["--name", "other"], ["--name 'other' (the run has 'cut')"]),
+    (["--no-register"], ["--no-register (the run stores its model)"]),
+    (["--out", "elsewhere"], ["--out and --resume both name a run folder"]),
+])
+def test_resume_refuses_what_would_change_the_run_naming_the_runs_own_value(finished_cut, capsys, monkeypatch,
+                                                                              args, words):
+    code, output = ganzoo_main(capsys, monkeypatch, "train", *args, "--resume", str(finished_cut), "--quiet")
+    assert code == 2, output
+    for word in words:
+        assert word in output
+    assert "Traceback" not in output
+    assert [r.ref for r in ModelStore().list()] == ["cut:1"], "nothing was trained or stored"
+
+
+def test_matching_names_and_values_are_accepted_on_resume(finished_cut, capsys, monkeypatch):
+    code, output = ganzoo_main(capsys, monkeypatch, "train", "mlp", "wgan-gp", "-d", "gaussians8", "--set",
+                               "hidden=16", "--name", "cut", "--resume", str(finished_cut), "--quiet")
+    assert code == 0, output
+
+
+def test_a_finished_run_is_finished_and_never_stored_twice(finished_cut, capsys, monkeypatch):
+    for _ in range(2):
+        code, output = ganzoo_main(capsys, monkeypatch, "train", "--resume", str(finished_cut), "--quiet")
+        assert code == 0, output
+        assert "is finished (4 of 4 steps): nothing to train" in output
+        assert "already stored as cut:1" in output
+    assert [r.ref for r in ModelStore().list()] == ["cut:1"]
+
+
+def test_more_steps_extend_a_finished_run_into_a_new_version_of_its_name(finished_cut, capsys, monkeypatch):
+    code, output = ganzoo_main(capsys, monkeypatch, "train", "--resume", str(finished_cut), "--steps", "6",
+                               "--quiet")
+    assert code == 0, output
+    assert "done at step 6" in output and "registered: cut:2" in output
+    assert ModelStore().get("cut:2").config["training"]["steps"] == 6
+    assert json.loads((finished_cut / "config.json").read_text())["config"]["steps"] == 6
+    code, output = ganzoo_main(capsys, monkeypatch, "train", "--resume", str(finished_cut), "--steps", "3",
+                               "--quiet")
+    assert code == 2 and "fewer than the 6 steps" in output
+
+
+def test_a_run_whose_learning_rate_decays_to_zero_is_not_extended(tmp_path, capsys, monkeypatch):
+    train("mlp", "wgan-gp", "gaussians8", out=tmp_path / "decay", sets={**RING, "lr_schedule": "linear"}, steps=2,
+          batch_size=16, device="cpu", progress=False, echo=lambda _: None, register=False)
+    code, output = ganzoo_main(capsys, monkeypatch, "train", "--resume", str(tmp_path / "decay"), "--steps", "3")
+    assert code == 2 and "decays its learning rate to 0 at step 2" in output and "start a new run" in output
+
+
+def test_a_run_started_without_registering_keeps_that_on_resume(tmp_path, capsys, monkeypatch):
+    train("mlp", "wgan-gp", "gaussians8", out=tmp_path / "quiet", sets={**RING, "lr_schedule": "constant"}, steps=2,
+          batch_size=16, device="cpu", progress=False, echo=lambda _: None, register=False)
+    code, output = ganzoo_main(capsys, monkeypatch, "train", "--resume", str(tmp_path / "quiet"), "--steps", "3",
+                               "--quiet")
+    assert code == 0, output
+    assert "registered" not in output and ModelStore().list() == []
+
+
+def test_train_help_lists_what_may_change_on_resume():
+    help_text = " ".join(CliRunner().invoke(app, ["train", "--help"]).output.split())
+    assert "only --steps (more, to extend it), --device (same device type), --quiet may change" in help_text, \
+        help_text

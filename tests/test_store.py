@@ -37,6 +37,23 @@ def visible_version_dirs(store: ModelStore) -> list[Path]:
     return sorted(p for p in store.models_dir.glob("*/*"))
 
 
+@pytest.fixture
+def copies(tiny_points_run, tmp_path):
+    """``copies(n)``: n copies of the tiny points run, each with its own run id (n different runs to store)."""
+    def make(n: int) -> list[Path]:
+        made = []
+        for _ in range(n):
+            copy = tmp_path / f"run-copy-{len(list(tmp_path.glob('run-copy-*')))}"
+            shutil.copytree(tiny_points_run.run_dir, copy)
+            config = json.loads((copy / "config.json").read_text())
+            config["run_id"] = os.urandom(16).hex()
+            (copy / "config.json").write_text(json.dumps(config))
+            made.append(copy)
+        return made
+
+    return make
+
+
 # --- registration --------------------------------------------------------------------------------------------
 
 
@@ -81,10 +98,11 @@ def test_register_stores_every_file_and_a_complete_config(store, tiny_points_run
     assert all(torch.equal(stored[k], state["generator"][k]) for k in stored)
 
 
-def test_versions_count_up_and_refs_resolve(store, tiny_points_run):
-    first = store.register(tiny_points_run.run_dir)
-    second = store.register(tiny_points_run.run_dir)
-    other = store.register(tiny_points_run.run_dir, name="aaa")
+def test_versions_count_up_and_refs_resolve(store, copies):
+    runs = copies(3)
+    first = store.register(runs[0])
+    second = store.register(runs[1])
+    other = store.register(runs[2], name="aaa")
     assert [r.ref for r in store.list()] == ["aaa:1", f"{POINTS_NAME}:1", f"{POINTS_NAME}:2"]
     assert store.get(POINTS_NAME) == second
     assert store.get(f"{POINTS_NAME}:1") == first
@@ -93,13 +111,14 @@ def test_versions_count_up_and_refs_resolve(store, tiny_points_run):
     assert parse_ref("x.y_z-1:12") == ("x.y_z-1", 12)
 
 
-def test_versions_are_never_reused_after_removal(store, tiny_points_run):
-    store.register(tiny_points_run.run_dir, name="m")
-    store.register(tiny_points_run.run_dir, name="m")
+def test_versions_are_never_reused_after_removal(store, copies):
+    runs = copies(4)
+    store.register(runs[0], name="m")
+    store.register(runs[1], name="m")
     assert [r.ref for r in store.remove("m:2")] == ["m:2"]
     assert not (store.models_dir / "m" / "2").exists()
-    assert store.register(tiny_points_run.run_dir, name="m").version == 3
-    assert store.register(tiny_points_run.run_dir, name="m").version == 4
+    assert store.register(runs[2], name="m").version == 3
+    assert store.register(runs[3], name="m").version == 4
     assert [r.ref for r in store.covered("m:latest")] == ["m:4"]
     assert [r.ref for r in store.remove("m:latest")] == ["m:4"]  # the newest only, as everywhere else
     assert [r.ref for r in store.covered("m")] == ["m:1", "m:3"]
@@ -108,6 +127,15 @@ def test_versions_are_never_reused_after_removal(store, tiny_points_run):
     assert store.list() == [] and not (store.models_dir / "m").exists()
     with pytest.raises(UnknownNameError):
         store.remove("m")
+
+
+def test_a_run_is_stored_once_whatever_name_is_asked_for(store, tiny_points_run):
+    messages: list[str] = []
+    store.notify = messages.append
+    first = store.register(tiny_points_run.run_dir)
+    again = store.register(tiny_points_run.run_dir, name="other-name")
+    assert again == first and [r.ref for r in store.list()] == [f"{POINTS_NAME}:1"]
+    assert any(f"already stored as {POINTS_NAME}:1" in m for m in messages)
 
 
 def test_unknown_names_and_versions_suggest_what_exists(store, tiny_points_run):
@@ -490,14 +518,14 @@ REGISTERER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
-def test_parallel_registrations_all_land_with_distinct_versions(tiny_points_run, tmp_path):
-    home, barrier, n = tmp_path / "fresh-home", tmp_path / "barrier", 5  # fresh: they also race to create the index
+def register_at_once(home: Path, runs: list[Path], barrier: Path) -> list[int]:
+    """Register ``runs`` from one process each, all starting at the same moment; the versions they printed."""
     barrier.mkdir()
+    n = len(runs)
     env = {**os.environ, "GANZOO_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-c", REGISTERER, str(home), str(tiny_points_run.run_dir),
-                               str(barrier), str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(n)]
+    procs = [subprocess.Popen([sys.executable, "-c", REGISTERER, str(home), str(run), str(barrier), str(i)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, run in enumerate(runs)]
     deadline = time.monotonic() + 300
     while len(list(barrier.glob("ready-*"))) < n and time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
@@ -506,7 +534,13 @@ def test_parallel_registrations_all_land_with_distinct_versions(tiny_points_run,
     (barrier / "go").touch()
     outputs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outputs]
-    assert sorted(int(out) for out, _ in outputs) == list(range(1, n + 1))
+    return sorted(int(out) for out, _ in outputs)
+
+
+@pytest.mark.slow
+def test_parallel_registrations_all_land_with_distinct_versions(copies, tmp_path):
+    home, n = tmp_path / "fresh-home", 5  # fresh: they also race to create the index
+    assert register_at_once(home, copies(n), tmp_path / "barrier") == list(range(1, n + 1))
     store = ModelStore(home)
     assert [r.ref for r in store.list()] == [f"race:{v}" for v in range(1, n + 1)]
     with sqlite3.connect(store.index_path) as conn:
@@ -516,6 +550,12 @@ def test_parallel_registrations_all_land_with_distinct_versions(tiny_points_run,
         for filename in store.files(record):
             store.file(record, filename)  # every file verifies
     assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_the_same_run_registered_by_racing_processes_is_stored_once(tiny_points_run, tmp_path):
+    home = tmp_path / "fresh-home"
+    assert register_at_once(home, [tiny_points_run.run_dir] * 3, tmp_path / "barrier") == [1, 1, 1]
+    assert [r.ref for r in ModelStore(home).list()] == ["race:1"]
 
 
 def test_a_run_directory_can_be_imported_and_brings_its_evaluation_results(store, tiny_points_run, tmp_path):
