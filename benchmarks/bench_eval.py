@@ -1,6 +1,6 @@
 """Evaluation speed: classifier FID + IS + KID of 10,000 generated vs 10,000 real 28x28 images on the CPU.
 
-What is timed is exactly what ``ganzoo eval MODEL --n 10000`` runs (``ganzoo.evaluate.evaluate``) for a
+What is timed is exactly what ``ganzoo eval MODEL --n 10000`` runs (``ganzoo.eval.engine.evaluate``) for a
 ``dcgan`` generator (default width 64, random weights: a trained one costs the same) of Fashion-MNIST images,
 against the Fashion-MNIST test split (10,000 images) in the ``fashion-cnn`` feature space:
 
@@ -32,10 +32,11 @@ from typing import Any
 
 
 def run(n: int, label: str) -> dict[str, Any]:
+    import ganzoo_plugins.extractors as extractors
     import torch
 
-    from ganzoo import evaluate, extractors
-    from ganzoo.plugins import get_registry
+    from ganzoo.eval import engine as evaluate
+    from ganzoo.plugin.loading import get_registry
 
     registry = get_registry()
     data = evaluate.reference_data(registry, "fashion-mnist", {}, "test")
@@ -71,9 +72,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ganzoo-bench-eval-") as home:
         os.environ["GANZOO_HOME"] = home  # an empty feature cache for the cold run
         import_started = time.perf_counter()
+        import ganzoo_plugins.extractors as extractors
         import torch_fidelity  # noqa: F401 - imported once up front so neither run pays for it
-
-        from ganzoo import extractors
 
         imports_s = time.perf_counter() - import_started
         rows = [run(args.n, "cold"), run(args.n, "cached")]

@@ -98,7 +98,7 @@ GPU_STEPS = 50
 CONFIG_STEPS = 100_000
 FLUSH_EVERY = 10  # both loops bring their losses to the host every 10 steps, as ganzoo's run() does
 
-#: The papers' hyperparameters the reference loop hard-codes (SCIENCE.md); the child checks ganzoo's config
+#: The papers' hyperparameters the reference loop hard-codes (docs/science.md); the child checks ganzoo's config
 #: resolves to the same values, so a changed ganzoo default cannot silently make the comparison unfair.
 PAPER: dict[str, dict[str, Any]] = {
     "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "betas": None, "n_critic": 5, "clip": 0.01},
@@ -218,8 +218,8 @@ def resolved_config(arch: str, loss: str, device: str) -> tuple[Any, Any, Any]:
     gradient-penalty losses); the reference calls the same function so its networks get the identical options.
     """
     from ganzoo.api import make_config
-    from ganzoo.build import enforce_critic_requirements
-    from ganzoo.plugins import get_registry
+    from ganzoo.plugin.loading import get_registry
+    from ganzoo.train.build import enforce_critic_requirements
 
     registry = get_registry()
     config = make_config(arch, loss, DATASET, registry=registry, steps=CONFIG_STEPS, batch_size=BATCH,
@@ -351,8 +351,8 @@ def make_reference(arch: str, loss: str, device_name: str, data_root: Path, work
 
 def make_ganzoo(arch: str, loss: str, device_name: str, run_dir: Path) -> Loop:
     from ganzoo.api import make_config
-    from ganzoo.plugins import get_registry
-    from ganzoo.trainer import Trainer
+    from ganzoo.plugin.loading import get_registry
+    from ganzoo.train.trainer import Trainer
 
     start = time.perf_counter()
     registry = get_registry()
@@ -392,8 +392,8 @@ class Measurement:
         import torchvision.datasets  # noqa: F401
 
         import ganzoo.api  # noqa: F401
-        import ganzoo.trainer  # noqa: F401
-        from ganzoo.plugins import get_registry
+        import ganzoo.train.trainer  # noqa: F401
+        from ganzoo.plugin.loading import get_registry
 
         get_registry()
         self.torch = torch

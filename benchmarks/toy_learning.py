@@ -53,9 +53,8 @@ def evaluate(trainer: Any, metric: Any) -> dict[str, float]:
 
 def run_seed(seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Train one seed, evaluating every ``args.every`` steps; returns the config summary and the evaluations."""
-    from ganzoo.api import make_config
-    from ganzoo.plugins import get_registry
-    from ganzoo.trainer import Trainer
+    from ganzoo.api import make_config, make_trainer
+    from ganzoo.plugin.loading import get_registry
 
     registry = get_registry()
     overrides: dict[str, Any] = {"seed": seed, "device": args.device}
@@ -63,7 +62,7 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
         overrides["steps"] = args.steps
     sets = {**ARCH_SETS, **args.set}
     config = make_config(ARCH, LOSS, DATASET, sets=sets, registry=registry, **overrides)
-    trainer = Trainer(config, registry, out / f"seed_{seed}", progress=False, echo=lambda _: None)
+    trainer = make_trainer(config, registry, out / f"seed_{seed}", progress=False, echo=lambda _: None)
     metric = registry.metric("modes").factory()
     evaluations = []
     start = time.perf_counter()
@@ -115,8 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error("--every must be >= 1")
-    from ganzoo.config import parse_sets
     from ganzoo.errors import ConfigError
+    from ganzoo.runs.config import parse_sets
 
     try:
         args.set = parse_sets(args.set)  # `ganzoo train --set`'s rules

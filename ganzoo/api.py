@@ -1,4 +1,9 @@
-"""The Python API behind every CLI command: the CLI parses and prints, these functions do the work."""
+"""The Python API behind every CLI command: the CLI parses and prints, these functions do the work.
+
+This is the one module that composes the layers below it: it builds a run's parts and its evaluator, hands them to
+the trainer, stores what the trainer made, and evaluates stored models (the model store and the evaluation engine
+never import each other).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ganzoo.checkpoint import latest_checkpoint_step
-from ganzoo.config import FLAG_SOURCE, USER_SOURCES, TrainConfig, parse_sets, resolve_config
 from ganzoo.errors import ConfigError, GanzooError, storage_error
-from ganzoo.plugins import get_registry
-from ganzoo.registry import Registry
-from ganzoo.store import ModelStore, validate_name
-from ganzoo.trainer import RunResult, Trainer, finished_result, read_run
+from ganzoo.eval.during_training import TrainingEvaluator
+from ganzoo.eval.engine import Evaluation, evaluate
+from ganzoo.eval.subjects import Subject
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.registry import Registry
+from ganzoo.runs.checkpoint import latest_checkpoint_step
+from ganzoo.runs.config import FLAG_SOURCE, USER_SOURCES, TrainConfig, parse_sets
+from ganzoo.runs.folder import read_run
+from ganzoo.store import ModelStore, load_generator, validate_name
+from ganzoo.train.build import build_parts
+from ganzoo.train.resolve import resolve_config
+from ganzoo.train.trainer import RunResult, Trainer, finished_result
 
 DEFAULT_DATASET = "fashion-mnist"
 
@@ -31,7 +42,7 @@ def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
 
 def make_config(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, sets: Sequence[str] | Mapping[str, Any] = (),
                 registry: Registry | None = None, **overrides: Any) -> TrainConfig:
-    """Resolve a run's settings (see :func:`ganzoo.config.resolve_config`); ``overrides`` are training/run keys."""
+    """Resolve a run's settings (see :func:`ganzoo.runs.config.resolve_config`); ``overrides`` are training/run keys."""
     parsed = dict(sets) if isinstance(sets, Mapping) else parse_sets(sets)
     return resolve_config(registry or get_registry(), arch, loss, dataset, overrides, parsed)
 
@@ -68,10 +79,19 @@ def train(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, out: str | Pa
                                "none: a new folder)")
     if config.register:
         store = store or ModelStore()  # a store that cannot even open fails now, before any training
-    trainer = Trainer(config, registry, run_dir, progress=progress, echo=echo)  # checks every part first
+    trainer = make_trainer(config, registry, run_dir, progress=progress, echo=echo)  # checks every part first
     prepare_run_dir(run_dir)
     result = trainer.run()
     return _register(result, config, store, registry, echo)
+
+
+def make_trainer(config: TrainConfig, registry: Registry, run_dir: Path, *, progress: bool = True,
+                 echo: Callable[[str], None] = print) -> Trainer:
+    """A :class:`Trainer` for ``config`` with its parts built through ``registry`` and, for ``--eval-every``, its
+    evaluator (every part is checked here, before anything is trained)."""
+    parts = build_parts(config, registry)
+    evaluator = TrainingEvaluator(config, registry, parts.data, parts.device) if config.eval_every else None
+    return Trainer(config, parts, run_dir, evaluator=evaluator, progress=progress, echo=echo)
 
 
 def prepare_run_dir(run_dir: Path) -> None:
@@ -119,7 +139,7 @@ def resume(run_dir: str | Path, *, steps: int | None = None, device: str | None 
              + (" (--steps N extends it)" if steps is None else ""))
         result = finished_result(run_dir)
     else:
-        result = Trainer.resume(run_dir, registry, config=config, progress=progress, echo=echo).run()
+        result = make_trainer(config, registry, run_dir, progress=progress, echo=echo).restore().run()
     return _register(result, config, store, registry, echo)
 
 
@@ -188,3 +208,27 @@ def _register(result: RunResult, config: TrainConfig, store: ModelStore | None, 
                                 hint=(f"{exc.hint}; then " if exc.hint else "")
                                 + f"store it with `ganzoo models import {result.run_dir}`", result=result) from exc
     return result
+
+
+def subject_from_store(ref: str, *, store: ModelStore | None = None, device: str = "cpu",
+                       registry: Registry | None = None) -> Subject:
+    """The generator of stored model ``ref`` ("name" or "name:version") as something to evaluate."""
+    generator = load_generator(ref, device=device, store=store, registry=registry)
+    config = generator.record.config
+    options = dict(config.get("train_config", {}).get("dataset_options", {}))
+    return Subject(generator, generator.latent_dim, tuple(generator.shape), generator.data_kind, config["dataset"],
+                   options, f"model {generator.record.ref}", ref=generator.record.ref, device=generator.device)
+
+
+def evaluate_model(ref: str, metrics: Sequence[str] | None = None, *, store: ModelStore | None = None,
+                   save: bool = True, device: str = "cpu", registry: Registry | None = None,
+                   **options: Any) -> Evaluation:
+    """Evaluate stored model ``ref`` and record the results in the store (and so in its model card); ``options``
+    as :func:`ganzoo.eval.engine.evaluate` takes them."""
+    store = store or ModelStore()
+    subject = subject_from_store(ref, store=store, device=device, registry=registry)
+    evaluation = evaluate(subject, metrics, registry=registry, **options)
+    if save:
+        record = store.add_metrics(subject.ref, evaluation.results)
+        evaluation.saved_to = f"model store ({record.ref}, {record.path / 'README.md'})"
+    return evaluation

@@ -18,9 +18,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ganzoo import hookimpl
-from ganzoo.errors import ConfigError
-from ganzoo.specs import ArchitectureSpec
+from ganzoo import ArchitectureSpec, ConfigError, hookimpl
 
 ARJOVSKY = "Arjovsky, Chintala, Bottou 2017, Wasserstein GAN (arXiv:1701.07875)"
 RADFORD = ("Radford, Metz, Chintala 2016, Unsupervised Representation Learning with Deep Convolutional "

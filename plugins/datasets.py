@@ -12,7 +12,7 @@
 | folder | images | every image under ``path``, center-cropped and resized | the user's files |
 
 Design choices:
-- Every factory returns its data on the CPU; the trainer moves it to the device ONCE (see :mod:`ganzoo.data`).
+- Every factory returns its data on the CPU; the trainer moves it to the device ONCE (see :mod:`ganzoo.plugin.data`).
 - Image sets are held as ONE uint8 tensor [N, C, H, W] (4x less memory than float); ``TensorData`` scales
   each batch to [-1, 1]. Files are decoded in bulk (IDX with numpy, torchvision's ``.data`` arrays), never per
   item.
@@ -38,10 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganzoo import hookimpl
-from ganzoo.data import IMAGES, POINTS, SampledData, TensorData
-from ganzoo.errors import ConfigError, DataError
-from ganzoo.specs import DatasetSpec
+from ganzoo import IMAGES, POINTS, ConfigError, DataError, DatasetSpec, SampledData, TensorData, hookimpl
 
 #: Where torchvision downloads go (and where ``GANZOO_DATA`` points instead when set).
 CACHE_ROOT = Path("~/.cache/ganzoo/datasets")

@@ -17,10 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo import hookimpl
-from ganzoo.errors import ConfigError
-from ganzoo.loss import ComposedLoss, Constraint, Objective
-from ganzoo.specs import LossSpec, TrainingDefaults
+from ganzoo import ComposedLoss, ConfigError, Constraint, LossSpec, Objective, TrainingDefaults, hookimpl
 
 GOODFELLOW = "Goodfellow et al. 2014, Generative Adversarial Nets (arXiv:1406.2661)"
 ARJOVSKY = "Arjovsky, Chintala, Bottou 2017, Wasserstein GAN (arXiv:1701.07875)"

@@ -13,7 +13,7 @@ The image metrics are torch-fidelity's, computed in the feature space of a named
 ``fashion-cnn``, ``digits-cnn``, ``inception``, or ``auto``: the classifier trained on the data set for 28x28 grey
 data it knows, else Inception). Their labels name it (``FID[fashion-cnn]``): scores of different extractors are
 different numbers. FID, IS and KID asked for together share one pass of the extractor (``compute_group``), and the
-real reference features are cached on disk (see :mod:`ganzoo.extractors`).
+real reference features are cached on disk (see :mod:`ganzoo_plugins.extractors`).
 
 Mode coverage follows the protocol of VEEGAN / PacGAN / GDPP (docs/science.md, "Toy-data metrics"): a sample is
 high quality (HQ) if it lies within ``sigmas`` (3) standard deviations of its nearest mode centre, and a mode
@@ -32,14 +32,23 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
+from ganzoo_plugins.extractors import EXTRACTOR_NAMES, default_extractor, feature_dim, fidelity_scores
 from torch import Tensor
 
-from ganzoo import hookimpl
-from ganzoo.data import IMAGES, POINTS, RealData, images_to_uint8
-from ganzoo.errors import ConfigError, GanzooError
-from ganzoo.metric import Metric, reference_of
-from ganzoo.point_metrics import exact_w1, mode_statistics
-from ganzoo.specs import MetricSpec
+from ganzoo import (
+    IMAGES,
+    POINTS,
+    ConfigError,
+    GanzooError,
+    Metric,
+    MetricSpec,
+    RealData,
+    exact_w1,
+    hookimpl,
+    images_to_uint8,
+    mode_statistics,
+    reference_of,
+)
 
 VEEGAN = "Srivastava et al. 2017, VEEGAN (arXiv:1705.07761); Lin et al. 2018, PacGAN (arXiv:1712.04086)"
 FIDELITY = ("Obukhov et al. 2020, torch-fidelity; Heusel et al. 2017 (FID, arXiv:1706.08500), Salimans et al. 2016 "
@@ -101,8 +110,6 @@ class FidelityMetric(Metric):
                                           "recall": "Recall", "f_score": "F-score"}
 
     def __init__(self, extractor: str = "auto", n_real: int = 0, inception_weights: str | None = None) -> None:
-        from ganzoo.extractors import EXTRACTOR_NAMES
-
         if extractor != "auto" and extractor not in EXTRACTOR_NAMES:
             raise ConfigError(f"metric {self.kind!r}: unknown extractor {extractor!r}",
                               hint=f"use auto, {', '.join(EXTRACTOR_NAMES)}")
@@ -116,8 +123,6 @@ class FidelityMetric(Metric):
     def resolve(self, real: RealData) -> str:
         """The concrete extractor: ``auto`` becomes the data set's classifier (28x28 grey) or inception."""
         if self.extractor == "auto":
-            from ganzoo.extractors import default_extractor
-
             reference = reference_of(real)
             self.extractor = default_extractor(reference.dataset if reference else real.name, real.shape)
         return self.extractor
@@ -134,8 +139,6 @@ class FidelityMetric(Metric):
     @classmethod
     def compute_group(cls, metrics: Sequence[Metric], fake: Tensor, real: RealData,
                       generator: torch.Generator) -> list[dict[str, float]]:
-        from ganzoo.extractors import fidelity_scores
-
         first: FidelityMetric = metrics[0]  # type: ignore[assignment]
         extractor = first.resolve(real)
         for m in metrics:
@@ -145,8 +148,6 @@ class FidelityMetric(Metric):
             n_real = min(n_real, len(real))  # type: ignore[arg-type]
         reference = reference_of(real)
         if any(m.kind == "fid" for m in metrics):  # type: ignore[attr-defined]
-            from ganzoo.extractors import feature_dim
-
             dim = feature_dim(extractor)
             if min(len(fake), n_real) < dim:
                 raise GanzooError(

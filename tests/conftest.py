@@ -13,8 +13,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from ganzoo.plugins import get_registry  # noqa: E402
-from ganzoo.registry import Registry  # noqa: E402
+from ganzoo.plugin.loading import get_registry  # noqa: E402
+from ganzoo.plugin.registry import Registry  # noqa: E402
 
 # One torch thread for every test, whichever tests run: the networks are tiny (one thread is far faster than two
 # fighting over a shared, busy machine) and float reductions then match the subprocesses that bit-identity tests

@@ -3,8 +3,10 @@ lays one out (module + dist-info with a `ganzoo` entry point) into a folder put 
 
 from __future__ import annotations
 
+import importlib
 import textwrap
 import types
+from importlib import metadata
 from pathlib import Path
 
 
@@ -23,3 +25,12 @@ def install(site: Path, distribution: str, module: str, source: str, version: st
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[ganzoo]\n{entry} = {module}\n")
+
+
+def builtin_plugins() -> list[tuple[str, types.ModuleType, str, str]]:
+    """ganzoo's own plugins as ``build_registry(plugins=...)`` takes them, from its ``ganzoo`` entry points."""
+    found = []
+    for ep in metadata.entry_points(group="ganzoo"):
+        if ep.dist is not None and ep.dist.name == "ganzoo":
+            found.append((ep.name, importlib.import_module(ep.value), ep.dist.name, ep.dist.version))
+    return sorted(found, key=lambda p: p[0])

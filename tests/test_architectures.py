@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ganzoo.errors import ConfigError
-from ganzoo.plugins import get_registry
-from ganzoo.specs import ArchitectureSpec
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.specs import ArchitectureSpec
 
 ARCHS: list[ArchitectureSpec] = get_registry().entries("arch")  # type: ignore[assignment]
 NORM_ARCHS = [spec for spec in ARCHS if spec.critic_norm_option is not None]

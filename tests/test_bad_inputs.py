@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.checkpoint import latest_checkpoint_step
 from ganzoo.cli import main
+from ganzoo.runs.checkpoint import latest_checkpoint_step
 from ganzoo.store import ModelStore
 
 BIG = str(2**64)
@@ -174,7 +174,7 @@ def test_a_full_disk_during_import_leaves_the_store_unchanged(world, capsys, mon
     exported = ModelStore().export("digits", world["tmp"] / "exported")
     home = Path(os.environ["GANZOO_HOME"])
     before = all_store_files(home)
-    monkeypatch.setattr("ganzoo.store.copy_regular_file", no_space)  # the disk fills while the weights are copied
+    monkeypatch.setattr("ganzoo.store.folders.copy_regular_file", no_space)  # the disk fills during the copy
     code, output = run_main(capsys, monkeypatch, ["models", "import", str(exported), "--name", "copy"])
     assert code == 2, output
     assert "storing model copy" in output and "the disk is full" in output and "the store is unchanged" in output

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganzoo.cards import SECTIONS, parse_front_matter, render_card, template_text
 from ganzoo.errors import GanzooError
 from ganzoo.store import ModelStore
+from ganzoo.store.cards import SECTIONS, parse_front_matter, render_card, template_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,9 +125,9 @@ def test_the_card_says_how_to_train_the_model_again_and_that_command_does(tmp_pa
     from typer.testing import CliRunner
 
     from ganzoo.api import train
-    from ganzoo.cards import train_command
-    from ganzoo.checkpoint import load_checkpoint
     from ganzoo.cli import app
+    from ganzoo.runs.checkpoint import load_checkpoint
+    from ganzoo.store.cards import train_command
 
     first = train("mlp", "wgan-gp", "gaussians8", out=tmp_path / "first", steps=4, lr=3e-4, seed=7, device="cpu",
                   sets={"hidden": 16, "layers": 2, "betas": [0.5, 0.9], "lambda": 5}, progress=False,

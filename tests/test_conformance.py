@@ -25,12 +25,12 @@ from ganzoo_plugins.losses import GAN_TRAINING, GradientPenalty, WassersteinObje
 from PIL import Image
 from torch import Tensor, nn
 
-from ganzoo.data import IMAGES, POINTS, RealData, SampledData, TensorData
 from ganzoo.errors import ConfigError, DataError
-from ganzoo.loss import ComposedLoss, CriticStep, Objective
-from ganzoo.metric import Metric
-from ganzoo.plugins import get_registry
-from ganzoo.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, TrainingDefaults
+from ganzoo.plugin.data import IMAGES, POINTS, RealData, SampledData, TensorData
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.loss import ComposedLoss, CriticStep, Objective
+from ganzoo.plugin.metric import Metric
+from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, TrainingDefaults
 from ganzoo.testing import (
     check_architecture,
     check_dataset,
@@ -183,7 +183,7 @@ def loss_spec(factory: Any, **fields: Any) -> LossSpec:
     (loss_spec(lambda: ComposedLoss(LogOfSigmoid())), ["not finite"]),
     (loss_spec(lambda: ComposedLoss(WassersteinObjective(), TouchesInputs(10.0, one_sided=False))),
      ["switched on requires_grad of the caller's real or fake batch"]),
-    (loss_spec(NotALoss), ["not a ganzoo.loss.GANLoss"]),
+    (loss_spec(NotALoss), ["not a ganzoo.GANLoss"]),
     (loss_spec(non_saturating, options={"lambda": 10.0}), ["factory(**{'lambda': 10.0}) raised"]),
     (loss_spec(non_saturating, training=TrainingDefaults(betas=(0, 0.9))), ["malformed", "betas"]),
     (loss_spec(non_saturating, options={"schedule": object()}), ["not JSON-serialisable"]),
@@ -316,7 +316,7 @@ def dataset_spec(factory: Any, **fields: Any) -> DatasetSpec:
     (dataset_spec(unseeded_points), ["different samples", "given generator"]),
     (dataset_spec(lambda: images(ForgetsPosition)), ["a resumed run would not see the data"]),
     (dataset_spec(missing_file), ["raised", "DataError"]),
-    (dataset_spec(lambda: torch.zeros(4, 2)), ["not a ganzoo.data.RealData"]),
+    (dataset_spec(lambda: torch.zeros(4, 2)), ["not a ganzoo.RealData"]),
     (dataset_spec(lambda: TensorData("toy", torch.zeros(64, 3, 8), kind=IMAGES)), ["does not fit kind 'images'"]),
 ], ids=["unscaled", "unseeded", "forgets-position", "deep-error", "not-real-data", "bad-shape"])
 def test_the_kit_fails_a_broken_dataset_naming_the_problem(spec: DatasetSpec, words: list[str]) -> None:

@@ -19,9 +19,9 @@ import torch
 from data_support import FASHION_DIR, needs_fashion
 from PIL import Image
 
-from ganzoo.data import IMAGES, POINTS, RealData, SampledData, TensorData, to_unit_range
 from ganzoo.errors import ConfigError, DataError
-from ganzoo.plugins import get_registry
+from ganzoo.plugin.data import IMAGES, POINTS, RealData, SampledData, TensorData, to_unit_range
+from ganzoo.plugin.loading import get_registry
 
 DATASETS = get_registry().entries("dataset")
 

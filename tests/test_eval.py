@@ -10,21 +10,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ganzoo_plugins.extractors as extractors
 import pytest
 import torch
 from data_support import needs_fashion
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from ganzoo import evaluate, extractors
+from ganzoo import api
 from ganzoo.api import train
 from ganzoo.cli import app
-from ganzoo.data import images_to_uint8
 from ganzoo.errors import ConfigError, GanzooError, UnknownNameError
-from ganzoo.loading import load_generator
-from ganzoo.plugins import get_registry
-from ganzoo.point_metrics import exact_w1, mode_statistics
+from ganzoo.eval import engine as evaluate
+from ganzoo.plugin.data import images_to_uint8
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.points import exact_w1, mode_statistics
 from ganzoo.store import ModelStore
+from ganzoo.store.loading import load_generator
 
 runner = CliRunner()
 CONTRACT_KEYS = {"metric", "label", "value", "extractor", "n_samples", "reference", "torch_fidelity_version",
@@ -71,11 +73,11 @@ def test_eval_of_a_stored_image_model_prints_saves_and_writes_the_card(image_mod
 
 def test_the_second_evaluation_reads_the_real_features_from_the_cache(image_model: str) -> None:
     before = images_seen()
-    first = evaluate.evaluate_model(image_model, ["fid", "is"], n=300)
+    first = api.evaluate_model(image_model, ["fid", "is"], n=300)
     assert images_seen() - before == 600, "300 generated + 300 real images through the classifier"
     assert {r["feature_cache_hit"] for r in first.results} == {False}
     before = images_seen()
-    second = evaluate.evaluate_model(image_model, ["fid", "is"], n=300)
+    second = api.evaluate_model(image_model, ["fid", "is"], n=300)
     assert images_seen() - before == 300, "only the generated images: the real features came from the cache"
     assert {r["feature_cache_hit"] for r in second.results} == {True}
     assert [r["value"] for r in second.results] == [r["value"] for r in first.results]
@@ -109,8 +111,8 @@ def test_no_file_under_ganzoo_home_is_a_pickle(image_model: str, tmp_path: Path)
     """torch-fidelity's own cache (torch.save files it reads back with weights_only=False) is never used."""
     torch.save({"x": torch.zeros(1)}, tmp_path / "probe.pt")
     assert _is_pickle(tmp_path / "probe.pt"), "the detector recognises torch.save output"
-    evaluate.evaluate_model(image_model, ["fid", "is", "kid", "prc"], n=200)
-    evaluate.evaluate_model(image_model, ["fid", "is", "kid", "prc"], n=200)  # the cached path, too
+    api.evaluate_model(image_model, ["fid", "is", "kid", "prc"], n=200)
+    api.evaluate_model(image_model, ["fid", "is", "kid", "prc"], n=200)  # the cached path, too
     home = Path(os.environ["GANZOO_HOME"])
     files = [p for p in home.rglob("*") if p.is_file()]
     assert any(p.suffix == ".safetensors" for p in extractors.feature_cache_dir().iterdir())
@@ -121,7 +123,7 @@ def test_no_file_under_ganzoo_home_is_a_pickle(image_model: str, tmp_path: Path)
 def test_other_extractor_weights_never_reuse_the_cache(image_model: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Same extractor NAME, different weights (a retrained digits-cnn): the cache key differs by the sha256."""
-    evaluate.evaluate_model(image_model, ["fid"], n=200)
+    api.evaluate_model(image_model, ["fid"], n=200)
     shipped = extractors.shipped_weights_dir()
     state = load_file(shipped / "digits-cnn.safetensors")
     state["head.bias"] = state["head.bias"] + 0.01
@@ -131,7 +133,7 @@ def test_other_extractor_weights_never_reuse_the_cache(image_model: str, tmp_pat
     (tmp_path / "digits-cnn.json").write_text(json.dumps(meta))
     monkeypatch.setenv(extractors.EXTRACTOR_DIR_ENV, str(tmp_path))
     before = images_seen()
-    [result] = evaluate.evaluate_model(image_model, ["fid"], n=200).results
+    [result] = api.evaluate_model(image_model, ["fid"], n=200).results
     assert images_seen() - before == 400 and result["feature_cache_hit"] is False
     assert result["extractor_sha256"] == meta["sha256"]
 
@@ -156,7 +158,7 @@ def test_inception_is_never_a_silent_fallback(image_model: str, tmp_path: Path,
 
 def test_fid_refuses_fewer_samples_than_feature_dimensions(image_model: str) -> None:
     with pytest.raises(GanzooError, match="at least 128") as caught:
-        evaluate.evaluate_model(image_model, ["fid"], n=100)
+        api.evaluate_model(image_model, ["fid"], n=100)
     assert "--n 10000" in caught.value.hint
 
 
@@ -230,9 +232,9 @@ def test_eval_of_a_run_directory_uses_the_toy_metrics_and_writes_results_json(ti
 
 def test_a_points_model_rejects_image_options(points_model: str) -> None:
     with pytest.raises(ConfigError, match="scores images"):
-        evaluate.evaluate_model(points_model, ["fid"], n=200)
+        api.evaluate_model(points_model, ["fid"], n=200)
     with pytest.raises(ConfigError, match="has no effect"):
-        evaluate.evaluate_model(points_model, ["w1"], n=200, extractor="fashion-cnn")
+        api.evaluate_model(points_model, ["w1"], n=200, extractor="fashion-cnn")
 
 
 def test_json_output_and_table(points_model: str) -> None:

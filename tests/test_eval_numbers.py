@@ -20,13 +20,13 @@ Measured with the shipped weights (2,000 images a side; the bounds below leave r
 
 from __future__ import annotations
 
+import ganzoo_plugins.extractors as extractors
 import pytest
 import torch
 from data_support import FASHION_MISSING, HAVE_FASHION
 
-from ganzoo import extractors
-from ganzoo.data import TensorData
-from ganzoo.plugins import get_registry
+from ganzoo.plugin.data import TensorData
+from ganzoo.plugin.loading import get_registry
 
 SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.4)  # Gaussian noise std in units of the [-1, 1] range / 2, i.e. of 255 levels
 
@@ -50,7 +50,7 @@ class Scores:
         extractors.register_with_fidelity()
         fe = create_feature_extractor(extractor, [extractors.FEATURES, extractors.LOGITS], cuda=False, verbose=False)
         self.images = sets
-        self.features = {name: get_featuresdict_from_dataset(extractors._image_set(images, 1), fe, 500, False, True,
+        self.features = {name: get_featuresdict_from_dataset(extractors.image_dataset(images, 1), fe, 500, False, True,
                                                              False) for name, images in sets.items()}
 
     def fid(self, a: str, b: str) -> float:

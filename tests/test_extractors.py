@@ -9,12 +9,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import ganzoo_plugins.extractors as extractors
 import pytest
 import torch
 from data_support import FASHION_MISSING, HAVE_FASHION
 from typer.testing import CliRunner
 
-from ganzoo import extractors
 from ganzoo.cli import app
 from ganzoo.errors import GanzooError, UnknownNameError
 
@@ -53,7 +53,7 @@ def test_shipped_accuracy_is_what_the_sidecar_says(name: str) -> None:
 
 
 def test_digits_classifier_sees_the_digits_data_set_at_28x28() -> None:
-    from ganzoo.plugins import get_registry
+    from ganzoo.plugin.loading import get_registry
 
     train, test = extractors.classifier_splits("digits-cnn")
     plugin = get_registry().dataset("digits").factory()

@@ -11,9 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganzoo.api import make_config
-from ganzoo.plugins import get_registry
-from ganzoo.trainer import Trainer
+from ganzoo.api import make_config, make_trainer
+from ganzoo.plugin.loading import get_registry
 
 
 @pytest.mark.slow
@@ -22,7 +21,7 @@ def test_mlp_wgan_gp_captures_at_least_7_of_8_ring_modes(tmp_path):
     config = make_config("mlp", "wgan-gp", "gaussians8", sets={"arch.hidden": 128, "arch.layers": 3},
                          seed=0, device="cpu", registry=registry)
     assert (config.steps, config.lr, config.lr_schedule, config.batch_size) == (1500, 1e-3, "linear", 256)
-    trainer = Trainer(config, registry, tmp_path / "run", progress=False, echo=lambda _: None)
+    trainer = make_trainer(config, registry, tmp_path / "run", progress=False, echo=lambda _: None)
     trainer.run()
     trainer.generator.eval()
     noise = torch.Generator().manual_seed(1234)

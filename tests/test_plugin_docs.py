@@ -13,9 +13,12 @@ import types
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from ganzoo import API_VERSION, hookspecs
-from ganzoo.plugins import HOOK_KINDS, build_registry
+from ganzoo import API_VERSION
+from ganzoo.cli import app
+from ganzoo.plugin import hookspecs
+from ganzoo.plugin.loading import HOOK_KINDS, build_registry, reset_registry
 from ganzoo.testing import check_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +39,13 @@ def section(name: str) -> str:
     return match.group(1) if match else ""
 
 
+def first_parameter(hook: str) -> str:
+    """``register`` for the hooks that register entries, ``cli`` for register_commands."""
+    return next(iter(inspect.signature(HOOKS[hook]).parameters))
+
+
 def test_the_hooks_are_found() -> None:
-    assert set(HOOKS) == set(HOOK_KINDS) and len(HOOKS) == 4
+    assert set(HOOKS) == {*HOOK_KINDS, "register_commands"} and len(HOOKS) == 5
 
 
 @pytest.mark.parametrize("hook", sorted(HOOKS))
@@ -45,7 +53,8 @@ def test_every_hook_has_a_section_with_its_exact_signature_and_a_runnable_exampl
     body = section(hook)
     assert body, f"docs/plugins.md has no '## {hook}' section"
     assert signature(HOOKS[hook]) in body, f"the '## {hook}' section lacks the signature {signature(HOOKS[hook])}"
-    assert "```python runnable" in body and f"def {hook}(register)" in body, f"'## {hook}' has no runnable example"
+    assert "```python runnable" in body and f"def {hook}({first_parameter(hook)})" in body, \
+        f"'## {hook}' has no runnable example"
 
 
 @pytest.mark.parametrize("hook", sorted(HOOKS))
@@ -64,7 +73,7 @@ def test_the_docs_state_the_current_api_version_and_loading_variables() -> None:
 
 def test_every_hook_has_a_runnable_example_that_defines_it() -> None:
     assert len(RUNNABLE) >= len(HOOKS) + 1
-    defined = {hook for block in RUNNABLE for hook in HOOKS if f"def {hook}(register)" in block}
+    defined = {hook for block in RUNNABLE for hook in HOOKS if f"def {hook}({first_parameter(hook)})" in block}
     assert defined == set(HOOKS)
 
 
@@ -73,9 +82,19 @@ def test_runnable_examples_run_and_their_entries_pass_the_conformance_kit(index:
     namespace: dict[str, object] = {"__name__": f"docs_example_{index}"}
     exec(compile(RUNNABLE[index], f"docs/plugins.md:runnable-{index}", "exec"), namespace)
     hooks = {name: namespace[name] for name in HOOKS if name in namespace}
-    if hooks:
-        plugin = types.SimpleNamespace(**hooks, GANZOO_API_VERSION=namespace.get("GANZOO_API_VERSION", 1))
-        registry = build_registry([("docs", plugin, "ganzoo-docs", "0.0.1")])
-        assert not registry.failures, registry.failures
-        checked = check_plugin(registry, distribution="ganzoo-docs")
-        assert len(checked) == len(registry.entries()) >= 1
+    if not hooks:
+        return
+    plugin = types.SimpleNamespace(**hooks, GANZOO_API_VERSION=namespace.get("GANZOO_API_VERSION", 1))
+    registry = build_registry([("docs", plugin, "ganzoo-docs", "0.0.1")])
+    assert not registry.failures, registry.failures
+    if "register_commands" in hooks:  # its command runs through the real command line
+        assert len(registry.command_hooks) == 1
+        reset_registry(registry)
+        try:
+            result = CliRunner().invoke(app, ["hello", "--name", "docs"])
+        finally:
+            reset_registry()
+        assert result.exit_code == 0 and result.output == "hello docs\n", result.output
+        return
+    checked = check_plugin(registry, distribution="ganzoo-docs")
+    assert len(checked) == len(registry.entries()) >= 1

@@ -13,15 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from plugin_support import install, plugin_module
+from plugin_support import builtin_plugins, install, plugin_module
 from typer.testing import CliRunner
 
 from ganzoo import API_VERSION, hookimpl
 from ganzoo.cli import app
-from ganzoo.errors import UnknownNameError
-from ganzoo.plugins import HOOK_KINDS, build_registry, normalise_distribution, reset_registry
-from ganzoo.registry import Registry
-from ganzoo.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec
+from ganzoo.errors import DuplicateNameError, UnknownNameError
+from ganzoo.plugin.loading import HOOK_KINDS, build_registry, normalise_distribution, reset_registry
+from ganzoo.plugin.registry import Registry
+from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec
 
 WORKING = """
 from ganzoo import hookimpl, LossSpec
@@ -159,3 +159,80 @@ def test_the_core_never_imports_the_built_in_plugins() -> None:
             offenders += [f"{path.relative_to(core.parent)}:{node.lineno} imports {name}"
                           for name in names if name.split(".")[0] == "ganzoo_plugins"]
     assert not offenders, "\n".join(offenders)
+
+
+# --- register_commands: plugins add commands to the `ganzoo` command line ---------------------------------------
+
+COMMANDS = """
+import typer
+from ganzoo import GanzooError, hookimpl
+group = typer.Typer(help="Things the mine plugin does.")
+@group.command("greet")
+def greet(name: str = "world") -> None:
+    typer.echo(f"greetings, {name}")
+@group.command("fail")
+def fail() -> None:
+    raise GanzooError("the mine plugin failed on purpose", hint="it always does")
+@hookimpl
+def register_commands(cli):
+    cli.add_typer(group, name="mine")
+"""
+
+
+@pytest.fixture
+def with_commands(request) -> Iterator[Registry]:
+    """The built-ins plus one plugin implementing register_commands with ``request.param`` as its source."""
+    registry = build_registry([*builtin_plugins(), ("mine", plugin_module("mine_commands", request.param),
+                                                    "ganzoo-mine", "1.0")])
+    reset_registry(registry)
+    yield registry
+    reset_registry()
+
+
+@pytest.mark.parametrize("with_commands", [COMMANDS], indirect=True)
+def test_a_plugins_commands_appear_in_help_and_run_like_built_in_ones(with_commands, capsys, monkeypatch):
+    assert [p.plugin for p, _ in with_commands.command_hooks] == ["extractors", "mine"]
+    runner = CliRunner()
+    assert "mine" in runner.invoke(app, ["--help"]).output and "extractor" in runner.invoke(app, ["--help"]).output
+    assert runner.invoke(app, ["mine", "greet", "--name", "you"]).output == "greetings, you\n"
+    monkeypatch.setattr("sys.argv", ["ganzoo", "mine", "fail"])
+    with pytest.raises(SystemExit) as info:
+        from ganzoo.cli import main
+
+        main()
+    assert info.value.code == 2 and "the mine plugin failed on purpose" in capsys.readouterr().err
+
+
+CLASHING = """
+import typer
+from ganzoo import hookimpl
+@hookimpl
+def register_commands(cli):
+    @cli.command("train")
+    def train() -> None:
+        typer.echo("not ganzoo's train")
+"""
+
+
+@pytest.mark.parametrize("with_commands", [CLASHING], indirect=True)
+def test_a_plugin_command_with_a_built_in_name_is_refused_naming_both(with_commands):
+    result = CliRunner().invoke(app, ["--help"])
+    assert isinstance(result.exception, DuplicateNameError)
+    assert "plugin 'mine' (ganzoo-mine) adds the command 'train'" in result.exception.message
+
+
+BROKEN_COMMANDS = """
+from ganzoo import hookimpl
+@hookimpl
+def register_commands(cli):
+    raise RuntimeError("cannot build my commands")
+"""
+
+
+@pytest.mark.parametrize("with_commands", [BROKEN_COMMANDS], indirect=True)
+def test_a_plugin_whose_commands_fail_to_build_is_a_warning_and_the_rest_works(with_commands):
+    result = CliRunner().invoke(app, ["extractor", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "plugin 'mine' (ganzoo-mine) could not add its commands: RuntimeError('cannot build my commands')" in \
+        result.output
+    assert {row["name"] for row in json.loads(result.output[result.output.index("["):])} >= {"fashion-cnn"}

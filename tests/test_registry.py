@@ -10,8 +10,8 @@ from plugin_support import install, plugin_module
 
 import ganzoo
 from ganzoo.errors import DuplicateNameError, PluginError, UnknownNameError
-from ganzoo.plugins import build_registry
-from ganzoo.specs import LossSpec, Provider, TrainingDefaults
+from ganzoo.plugin.loading import build_registry
+from ganzoo.plugin.specs import LossSpec, Provider, TrainingDefaults
 
 HINGE = """
 from ganzoo import hookimpl, LossSpec
@@ -33,7 +33,7 @@ def test_builtins_register_through_the_entry_point_group(registry):
 
 def test_hookimpl_is_importable_from_the_package_root():
     from ganzoo import hookimpl
-    from ganzoo.hookspecs import hookimpl as original
+    from ganzoo.plugin.hookspecs import hookimpl as original
 
     assert hookimpl is original
 

@@ -19,11 +19,11 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from ganzoo.api import resume, train
-from ganzoo.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from ganzoo.cli import app, main
 from ganzoo.errors import GanzooError
+from ganzoo.runs.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from ganzoo.store import ModelStore
-from ganzoo.trainer import read_metrics
+from ganzoo.train.trainer import read_metrics
 
 STEPS, EVERY = 40, 10
 
@@ -33,7 +33,7 @@ KILLABLE = textwrap.dedent("""
     import sys, time
     import torch
     torch.set_num_threads(1)
-    from ganzoo import trainer
+    from ganzoo.train import trainer
     from ganzoo.cli import main
     step = trainer.Trainer.train_step
     def slow_after_half(self):
@@ -127,7 +127,7 @@ def test_killed_and_resumed_dcgan_run_is_bit_identical(tmp_path):
 WRITER = textwrap.dedent("""
     import sys, torch
     torch.set_num_threads(1)
-    from ganzoo.checkpoint import save_checkpoint
+    from ganzoo.runs.checkpoint import save_checkpoint
     step = int(sys.argv[2])
     while True:
         step += 1

@@ -21,12 +21,12 @@ from PIL import Image
 from serve_support import make_store, serve_command
 
 from ganzoo.errors import GanzooError
-from ganzoo.loading import load_generator
-from ganzoo.plots import save_image_grid
+from ganzoo.runs.plots import save_image_grid
 from ganzoo.serve.app import ENDPOINTS, build_app, serving
 from ganzoo.serve.service import OUTPUT_MAX_AGE_S, OUTPUT_SWEEP_EVERY_S, SamplingService
 from ganzoo.serve.validation import is_loopback
 from ganzoo.store import CURVES_FILE, LOG_FILE
+from ganzoo.store.loading import load_generator
 
 pytestmark = [  # pandas deprecations raised inside Gradio's queue, not ours
     pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),

@@ -184,7 +184,7 @@ def test_serve_refuses_bad_options_with_a_message(args, words):
 
 
 def test_gradio_is_not_imported_by_ganzoo_or_its_help():
-    code = ("import sys, ganzoo, ganzoo.cli, ganzoo.serve, ganzoo.cli_serve, ganzoo.serve.validation; "
+    code = ("import sys, ganzoo, ganzoo.cli, ganzoo.serve, ganzoo.cli.serve, ganzoo.serve.validation; "
             "print('gradio' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120).stdout.strip() == "False"

@@ -18,12 +18,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import ganzoo
-from ganzoo.checkpoint import load_checkpoint
 from ganzoo.errors import GanzooError, UnknownNameError
-from ganzoo.loading import LoadedGenerator, load_critic, load_generator
-from ganzoo.modelconfig import REQUIRED_KEYS
-from ganzoo.plugins import build_registry
+from ganzoo.plugin.loading import build_registry
+from ganzoo.runs.checkpoint import load_checkpoint
 from ganzoo.store import IntegrityError, ModelStore, default_home, parse_ref
+from ganzoo.store.artifact import REQUIRED_KEYS
+from ganzoo.store.index import ModelIndex
+from ganzoo.store.loading import LoadedGenerator, load_critic, load_generator
 
 POINTS_NAME = "mlp-wgan-gp-gaussians8"
 
@@ -187,11 +188,11 @@ def test_load_generator_samples_reproducibly_and_matches_the_trained_generator(s
     assert torch.equal(a, again)
     # same function as the run's generator
     from ganzoo.api import make_config
-    from ganzoo.build import build_components
-    from ganzoo.plugins import get_registry
+    from ganzoo.plugin.loading import get_registry
+    from ganzoo.train.build import build_parts
 
     config = make_config("mlp", "wgan-gp", "gaussians8", sets={"hidden": 8, "layers": 2}, steps=2, device="cpu")
-    original = build_components(config, get_registry(), torch.device("cpu")).generator
+    original = build_parts(config, get_registry()).generator
     original.load_state_dict(load_checkpoint(tiny_points_run.run_dir / "checkpoints")[1]["generator"])
     z = torch.randn(5, 2)
     assert torch.equal(original.eval()(z), generator(z))
@@ -349,7 +350,7 @@ def test_a_failure_between_copy_and_commit_leaves_nothing_visible(store, tiny_po
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash after the folder was renamed, before the commit")
 
-    monkeypatch.setattr(ModelStore, "_insert", crash)
+    monkeypatch.setattr(ModelIndex, "insert", crash)
     with pytest.raises(RuntimeError, match="simulated"):
         store.register(tiny_points_run.run_dir)
     assert store.list() == [] and visible_version_dirs(store) == [] and list(store.tmp_dir.iterdir()) == []
@@ -360,15 +361,16 @@ def test_a_failure_between_copy_and_commit_leaves_nothing_visible(store, tiny_po
 CRASHER = textwrap.dedent("""
     import os, sys
     from ganzoo.store import ModelStore
+    from ganzoo.store.index import ModelIndex
     store = ModelStore(sys.argv[1])
     def die(*args, **kwargs):
         os._exit(9)  # like SIGKILL: no cleanup, no rollback
-    setattr(ModelStore, sys.argv[3], die)
+    setattr(ModelIndex, sys.argv[3], die)
     store.register(sys.argv[2])
 """)
 
 
-@pytest.mark.parametrize("where", ["_insert", "_next_version"])
+@pytest.mark.parametrize("where", ["insert", "next_version"])
 def test_a_killed_registration_is_invisible_then_recovered_on_next_open_and_nothing_is_deleted(
         tiny_points_run, tmp_path, where):
     home = tmp_path / "home"
@@ -385,7 +387,7 @@ def test_a_killed_registration_is_invisible_then_recovered_on_next_open_and_noth
     messages: list[str] = []
     reopened = ModelStore(home, notify=messages.append)
     assert list(reopened.tmp_dir.iterdir()) == []
-    if where == "_insert":  # killed after the complete folder was renamed into place: it is the model, re-indexed
+    if where == "insert":  # killed after the complete folder was renamed into place: it is the model, re-indexed
         assert [r.ref for r in reopened.list()] == [f"{POINTS_NAME}:1"]
         assert any(f"re-indexed 1 model folder(s) the index did not list: {POINTS_NAME}:1" in m for m in messages)
         for filename in reopened.files(reopened.get(POINTS_NAME)):
@@ -453,7 +455,7 @@ def test_a_failure_before_the_metrics_commit_keeps_the_old_card_and_metrics(stor
     def crash(*args, **kwargs):
         raise RuntimeError("simulated failure inside the metrics transaction")
 
-    monkeypatch.setattr(ModelStore, "_write_metrics", staticmethod(crash))
+    monkeypatch.setattr(ModelIndex, "write_metrics", staticmethod(crash))
     with pytest.raises(RuntimeError, match="simulated"):
         store.add_metrics(record.ref, [fid(7.5)])
     assert pending_cards(store) == []
@@ -506,8 +508,8 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path):
 
 REGISTERER = textwrap.dedent("""
     import pathlib, sys, time
-    import ganzoo.modelconfig, ganzoo.cards  # heavy imports (torch) before the start line
-    from ganzoo.plugins import get_registry
+    import ganzoo.store.artifact, ganzoo.store.cards  # heavy imports (torch) before the start line
+    from ganzoo.plugin.loading import get_registry
     from ganzoo.store import ModelStore
     registry = get_registry()
     barrier = pathlib.Path(sys.argv[3])

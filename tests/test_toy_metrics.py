@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from ganzoo.data import POINTS, TensorData
 from ganzoo.errors import ConfigError, GanzooError
-from ganzoo.metric import Metric
-from ganzoo.plugins import get_registry
-from ganzoo.point_metrics import exact_w1, mode_statistics
+from ganzoo.plugin.data import POINTS, TensorData
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.metric import Metric
+from ganzoo.plugin.points import exact_w1, mode_statistics
 
 METRICS = [spec for spec in get_registry().entries("metric") if POINTS in spec.data_kinds]
 

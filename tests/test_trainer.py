@@ -10,10 +10,10 @@ import threading
 import pytest
 import torch
 
+from ganzoo import api
 from ganzoo.api import make_config, train
 from ganzoo.errors import ConfigError
-from ganzoo.plugins import get_registry
-from ganzoo.trainer import Trainer
+from ganzoo.plugin.loading import get_registry
 
 REGISTRY = get_registry()
 LOSSES = [s.name for s in REGISTRY.entries("loss")]
@@ -38,7 +38,7 @@ def make_trainer(tmp_path, arch, loss, dataset="digits", **overrides):
     sets = {**small_options(arch), **overrides.pop("sets", {})}
     config = make_config(arch, loss, dataset, sets=sets, batch_size=overrides.pop("batch_size", 16),
                          device="cpu", **overrides)
-    return Trainer(config, REGISTRY, tmp_path / "run", progress=False, echo=lambda _: None)
+    return api.make_trainer(config, REGISTRY, tmp_path / "run", progress=False, echo=lambda _: None)
 
 
 def flat(module: torch.nn.Module) -> torch.Tensor:
@@ -185,7 +185,7 @@ def test_bad_settings_are_clear_errors(tmp_path, overrides, word):
     sets = overrides.pop("sets", [])
     with pytest.raises(ConfigError, match=word):
         config = make_config("mlp", "wgan-gp", "gaussians8", sets=sets, **overrides)
-        Trainer(config, REGISTRY, tmp_path, progress=False)
+        api.make_trainer(config, REGISTRY, tmp_path, progress=False)
 
 
 def test_dataset_recommendations_apply_only_where_the_user_did_not_choose():

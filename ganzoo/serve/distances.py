@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganzoo.point_metrics import exact_w1
+from ganzoo.plugin.points import exact_w1
 
 THETA_LIMIT = 1.0  # the WGAN paper's figure 1 plots theta in [-1, 1]
 DISTANCES = ("W", "JS", "KL", "TV")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ganzoo.files import atomic_write
+from ganzoo.runs.files import atomic_write
 
 
 def new_figure(width: float, height: float, dpi: int = 100) -> Any:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganzoo.data import images_to_uint8
 from ganzoo.errors import GanzooError
-from ganzoo.noise import seeded_noise
+from ganzoo.plugin.data import images_to_uint8
+from ganzoo.runs.noise import seeded_noise
 from ganzoo.serve import distances, figures, validation
 from ganzoo.serve.cache import LRUCache
 from ganzoo.store import CARD_FILE, CRITIC_FILE, CURVES_FILE, LOG_FILE, ModelRecord, ModelStore
@@ -72,13 +72,13 @@ class SamplingService:
     """The sampling page's actions over ``store`` (default: the store at ``GANZOO_HOME``).
 
     ``cache_size`` generators (and as many critics) stay loaded; ``loader``/``critic_loader`` default to
-    :func:`ganzoo.loading.load_generator` / :func:`~ganzoo.loading.load_critic` (tests pass wrappers).
+    :func:`ganzoo.store.loading.load_generator` / :func:`~ganzoo.store.loading.load_critic` (tests pass wrappers).
     """
 
     def __init__(self, store: ModelStore | None = None, *, cache_size: int = DEFAULT_CACHE_SIZE,
                  device: str = "cpu", loader: Callable[..., Any] | None = None,
                  critic_loader: Callable[..., Any] | None = None) -> None:
-        from ganzoo.loading import load_critic, load_generator
+        from ganzoo.store.loading import load_critic, load_generator
 
         self.store = store if store is not None else ModelStore()
         self.device = device
@@ -148,7 +148,7 @@ class SamplingService:
 
     def real_points(self, generator: Any) -> np.ndarray:
         """Real points of a 2-D model's data set (1,000, fixed seed), cached per model; empty if unavailable."""
-        from ganzoo.sampling import real_points_of
+        from ganzoo.store.sampling import real_points_of
 
         ref = generator.record.ref
         if ref not in self._real:
@@ -164,7 +164,7 @@ class SamplingService:
         if generator.data_kind == "points":
             fig = figures.scatter(samples.numpy(), self.real_points(generator), f"{record.ref}, seed {seed}, n {n}")
             return figures.save_png(fig, self._output("samples", ".png"))
-        from ganzoo.plots import save_image_grid
+        from ganzoo.runs.plots import save_image_grid
 
         return save_image_grid(samples, self._output("samples", ".png"))
 
@@ -207,8 +207,8 @@ class SamplingService:
             shutil.copyfile(self.store.file(record, CURVES_FILE), target)
             return target
         if LOG_FILE in files:
-            from ganzoo.plots import save_curves
-            from ganzoo.trainer import read_metrics
+            from ganzoo.runs.folder import read_metrics
+            from ganzoo.runs.plots import save_curves
 
             records = read_metrics(self.store.file(record, LOG_FILE))
             return save_curves(records, target, f"{record.arch} + {record.loss} on {record.dataset}")

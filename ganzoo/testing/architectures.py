@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.specs import ArchitectureSpec
+from ganzoo.plugin.specs import ArchitectureSpec
 from ganzoo.testing.support import check, describe, fail, gradient_report, is_finite, seeded, validate_spec
 
 #: Image channel counts tried at every size: grey and RGB. An architecture must build at least one of them.
@@ -175,7 +175,7 @@ def _check_rebuild(spec: ArchitectureSpec, shape: tuple[int, ...], options: Mapp
 
 def _check_norm_option(spec: ArchitectureSpec, owner: str, options: Mapping[str, Any],
                        shape: tuple[int, ...], seed: int) -> None:
-    """Losses that forbid batch norm in the critic switch this option to "layer" (ganzoo.build)."""
+    """Losses that forbid batch norm in the critic switch this option to "layer" (ganzoo.train.build)."""
     option = spec.critic_norm_option
     if option is None:
         return

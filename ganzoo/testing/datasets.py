@@ -18,9 +18,9 @@ from typing import Any, NoReturn
 import torch
 from torch import Tensor
 
-from ganzoo.data import IMAGES, POINTS, RealData
 from ganzoo.errors import DataError, GanzooError
-from ganzoo.specs import DatasetSpec
+from ganzoo.plugin.data import IMAGES, POINTS, RealData
+from ganzoo.plugin.specs import DatasetSpec
 from ganzoo.testing.support import check, cpu_generator, fail, is_finite, validate_spec
 
 N = 16
@@ -53,8 +53,8 @@ def check_dataset(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None
     except Exception as exc:  # a missing file or bad option must be a GanzooError, not a traceback
         fail(owner, f"factory(**{chosen!r}) raised {exc!r}",
              "raise ganzoo.errors.DataError (missing or corrupt data) or ConfigError (bad option) naming the fix")
-    check(isinstance(data, RealData), owner, f"factory returned {type(data).__name__}, not a ganzoo.data.RealData",
-          "return ganzoo.data.TensorData or SampledData")
+    check(isinstance(data, RealData), owner, f"factory returned {type(data).__name__}, not a ganzoo.RealData",
+          "return ganzoo.TensorData or SampledData")
     check(data.kind in (IMAGES, POINTS), owner, f"kind must be {IMAGES!r} or {POINTS!r}, got {data.kind!r}")
     shape = tuple(data.shape)
     check(len(shape) == (3 if data.kind == IMAGES else 1) and all(isinstance(d, int) and d >= 1 for d in shape),
@@ -95,11 +95,11 @@ def _draw(owner: str, data: RealData, method: str, n: int, seed: int | None,
     check(isinstance(x, Tensor) and tuple(x.shape) == expected, owner,
           f"{method}({n}) gave {getattr(x, 'shape', x)!r}, expected a tensor of shape {expected}")
     check(x.dtype == torch.float32 and is_finite(x), owner, f"{method}() must give finite float32 values, got "
-          f"{x.dtype}", "scale uint8 images with ganzoo.data.to_unit_range")
+          f"{x.dtype}", "scale uint8 images with ganzoo.to_unit_range")
     if data.kind == IMAGES:
         check(bool(x.min() >= -1) and bool(x.max() <= 1), owner,
               f"{method}() images range over [{x.min().item():.3g}, {x.max().item():.3g}], not within [-1, 1]",
-              "scale images to [-1, 1] (ganzoo.data.to_unit_range does it for uint8)")
+              "scale images to [-1, 1] (ganzoo.to_unit_range does it for uint8)")
     return x
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.loss import CriticStep, GANLoss
-from ganzoo.specs import LossSpec
+from ganzoo.plugin.loss import CriticStep, GANLoss
+from ganzoo.plugin.specs import LossSpec
 from ganzoo.testing.support import (
     changed_parameters,
     check,
@@ -97,8 +97,8 @@ def check_loss(spec: LossSpec, *, options: Mapping[str, Any] | None = None, seed
     except Exception as exc:  # any failure of the factory is the finding
         fail(owner, f"factory(**{chosen!r}) raised {exc!r}",
              "the factory must accept every option the entry declares, with the declared defaults")
-    check(isinstance(loss, GANLoss), owner, f"factory returned {type(loss).__name__}, not a ganzoo.loss.GANLoss",
-          "subclass ganzoo.loss.ComposedLoss (or GANLoss)")
+    check(isinstance(loss, GANLoss), owner, f"factory returned {type(loss).__name__}, not a ganzoo.GANLoss",
+          "subclass ganzoo.ComposedLoss (or GANLoss)")
     check(isinstance(loss.forbids_critic_batchnorm, bool), owner, "forbids_critic_batchnorm must be a bool")
     for shape in SHAPES:
         where = f"{owner} on samples of shape {shape}"

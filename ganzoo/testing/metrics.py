@@ -16,9 +16,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganzoo.data import IMAGES, POINTS, RealData
-from ganzoo.metric import Metric
-from ganzoo.specs import MetricSpec
+from ganzoo.plugin.data import IMAGES, POINTS, RealData
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.metric import Metric
+from ganzoo.plugin.specs import MetricSpec
 from ganzoo.testing.support import check, cpu_generator, fail, validate_spec
 
 N = 256
@@ -26,8 +27,6 @@ N = 256
 
 def default_data(kind: str) -> RealData:
     """Real data of ``kind`` that is always available offline: gaussians8 for points, 28x28 digits for images."""
-    from ganzoo.plugins import get_registry
-
     if kind == POINTS:
         return get_registry().dataset("gaussians8").factory()
     if kind == IMAGES:
@@ -61,7 +60,7 @@ def check_metric(spec: MetricSpec, *, data: RealData | None = None, options: Map
         metric = spec.factory(**chosen)
     except Exception as exc:  # the finding
         fail(owner, f"factory(**{chosen!r}) raised {exc!r}", "accept every declared option with its default")
-    check(isinstance(metric, Metric), owner, f"factory returned {type(metric).__name__}, not a ganzoo.metric.Metric")
+    check(isinstance(metric, Metric), owner, f"factory returned {type(metric).__name__}, not a ganzoo.Metric")
     check(isinstance(getattr(metric, "headline", None), str), owner, "the metric must name its headline value")
     check(isinstance(metric.higher_is_better, bool), owner, "higher_is_better must be a bool")
     if data is not None:

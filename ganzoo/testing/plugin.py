@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
-from ganzoo.plugins import build_registry, normalise_distribution
-from ganzoo.registry import Registry
-from ganzoo.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, Spec
+from ganzoo.plugin.loading import build_registry, normalise_distribution
+from ganzoo.plugin.registry import Registry
+from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, Spec
 from ganzoo.testing.architectures import check_architecture
 from ganzoo.testing.datasets import check_dataset
 from ganzoo.testing.losses import check_loss

@@ -51,7 +51,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def ganzoo_registry() -> Any:
     """The plugin registry as `ganzoo` itself would load it in this environment."""
-    from ganzoo.plugins import build_registry
+    from ganzoo.plugin.loading import build_registry
 
     return build_registry()
 

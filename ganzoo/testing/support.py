@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.specs import Spec
+from ganzoo.plugin.specs import Spec
 
 
 def describe(spec: Spec) -> str:

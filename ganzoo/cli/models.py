@@ -7,21 +7,17 @@ from pathlib import Path
 
 import typer
 
-from ganzoo.store import ModelRecord, ModelStore, repair_store
+from ganzoo.cli.common import loaded_registry, open_store
+from ganzoo.store import ModelRecord, repair_store
+from ganzoo.store.sampling import sample_to_file
 
 models_app = typer.Typer(no_args_is_help=True, help="The model store: every trained model, its card and files.")
-
-
-def _registry() -> object:
-    from ganzoo.cli import _registry as registry_with_warnings
-
-    return registry_with_warnings()
 
 
 @models_app.command("list")
 def list_models(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Every stored model version, with its headline metric."""
-    records = ModelStore().list()
+    records = open_store().list()
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in records], indent=2, default=str))
         return
@@ -66,7 +62,7 @@ def _describe(record: ModelRecord, files: dict[str, dict[str, object]]) -> list[
 def show(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VERSION"),
          as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Everything about one stored model: config, provenance, metrics, files."""
-    store = ModelStore()
+    store = open_store()
     record = store.get(ref)
     files = store.files(record)
     if as_json:
@@ -78,7 +74,7 @@ def show(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VERS
 @models_app.command("card")
 def card(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VERSION")) -> None:
     """Print the model card (README.md, Markdown with YAML front matter)."""
-    store = ModelStore()
+    store = open_store()
     record = store.get(ref)
     typer.echo(store.file(record, "README.md").read_text(encoding="utf-8"), nl=False)
 
@@ -87,7 +83,7 @@ def card(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VERS
 def remove(ref: str = typer.Argument(..., help="NAME (every version), NAME:VERSION or NAME:latest"),
            yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation")) -> None:
     """Remove one version, or every version of a name."""
-    store = ModelStore()
+    store = open_store()
     doomed = store.covered(ref)  # an unknown name or version fails here, with close matches
     if not yes:
         listed = ", ".join(r.ref for r in doomed)
@@ -102,7 +98,7 @@ def remove(ref: str = typer.Argument(..., help="NAME (every version), NAME:VERSI
 def export(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VERSION"),
            directory: Path = typer.Argument(..., help="a new (or empty) folder")) -> None:
     """Write a self-contained folder (model.safetensors, config.json, README.md, ...; a Hugging Face model repo)."""
-    path = ModelStore().export(ref, directory)
+    path = open_store().export(ref, directory)
     typer.echo(f"exported: {path}")
 
 
@@ -110,7 +106,7 @@ def export(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VE
 def import_(directory: Path = typer.Argument(..., help="a folder written by `ganzoo models export`, or a run folder"),
             name: str | None = typer.Option(None, "--name", help="store it under this name")) -> None:
     """Store an exported model folder, after checking its config and weights against the installed plugins."""
-    record = ModelStore().import_(directory, name, registry=_registry())
+    record = open_store().import_(directory, name, registry=loaded_registry())
     typer.echo(f"imported: {record.ref}")
 
 
@@ -131,7 +127,7 @@ def repair() -> None:
 def trash(empty: bool = typer.Option(False, "--empty", help="delete everything in the trash"),
           yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation")) -> None:
     """What the store moved aside instead of deleting (crash leftovers, duplicate copies); --empty deletes it."""
-    store = ModelStore()
+    store = open_store()
     entries = store.trash()
     if not entries:
         typer.echo(f"the trash of {store.home} is empty")
@@ -154,10 +150,8 @@ def sample(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VE
                                     help="NAME.png (grid, or a scatter for 2-D points) or NAME.npz (raw array)"),
            device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto")) -> None:
     """Draw samples from a stored model into a picture or an array file."""
-    from ganzoo.sampling import sample_to_file
-
-    _registry()
-    store = ModelStore()
+    loaded_registry()
+    store = open_store()
     exact = store.get(ref).ref  # name -> name:N once, so the version sampled is the version named
     path = sample_to_file(exact, out, n=n, seed=seed, device=device, store=store)
     typer.echo(f"{n} samples of {exact} (seed {seed}): {path}")

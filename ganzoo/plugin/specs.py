@@ -88,7 +88,7 @@ class Spec:
 
 @dataclass(frozen=True, kw_only=True)
 class LossSpec(Spec):
-    """A GAN objective. ``factory(**options)`` returns a :class:`ganzoo.loss.GANLoss`."""
+    """A GAN objective. ``factory(**options)`` returns a :class:`ganzoo.plugin.loss.GANLoss`."""
 
     kind: ClassVar[str] = "loss"
     training: TrainingDefaults = TrainingDefaults()
@@ -123,7 +123,7 @@ class ArchitectureSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetSpec(Spec):
-    """A real-data source. ``factory(**options)`` returns a :class:`ganzoo.data.RealData`.
+    """A real-data source. ``factory(**options)`` returns a :class:`ganzoo.plugin.data.RealData`.
 
     ``recommended`` holds training settings this data set needs to learn in a CPU-sized run (e.g. a larger lr for toy
     data); they override the loss's paper defaults only where the user did not choose, and the run's config says so.
@@ -135,7 +135,7 @@ class DatasetSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class MetricSpec(Spec):
-    """A sample-quality metric. ``factory(**options)`` returns a :class:`ganzoo.metric.Metric`."""
+    """A sample-quality metric. ``factory(**options)`` returns a :class:`ganzoo.plugin.metric.Metric`."""
 
     kind: ClassVar[str] = "metric"
     data_kinds: tuple[str, ...] = ("images",)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from ganzoo.errors import DuplicateNameError, PluginError, UnknownNameError
-from ganzoo.specs import (
+from ganzoo.plugin.specs import (
     KINDS,
     SPEC_TYPES,
     ArchitectureSpec,
@@ -49,6 +49,8 @@ class Registry:
 
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+    #: (provider, the plugin's ``register_commands`` function): called by the command line when it is built.
+    command_hooks: list[tuple[Provider, Callable[..., None]]] = field(default_factory=list)
     _entries: dict[str, dict[str, Spec]] = field(default_factory=lambda: {k: {} for k in KINDS})
     _aliases: dict[str, dict[str, str]] = field(default_factory=lambda: {k: {} for k in KINDS})
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ganzoo.files import atomic_write
+from ganzoo.runs.files import atomic_write
 
 
 def _figure(width: float, height: float) -> Any:

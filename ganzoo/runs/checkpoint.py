@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganzoo.errors import GanzooError
-from ganzoo.files import atomic_write, atomic_write_json
+from ganzoo.runs.files import atomic_write, atomic_write_json
 
 LATEST = "latest.json"
 

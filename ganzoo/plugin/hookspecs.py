@@ -9,7 +9,8 @@ Each hook receives a ``register`` callback. A plugin calls it once per entry it 
         register(LossSpec(name="hinge", factory=HingeLoss, defaults=..., description=...))
 
 The core wraps ``register`` to record which distribution (name, version) provided each entry and to validate it.
-Built-in plugins use exactly these hooks.
+Built-in plugins use exactly these hooks. ``register_commands(cli)`` is the one hook without ``register``: it adds
+commands to the ``ganzoo`` command line (the pattern of simonw/llm's hook of the same name).
 """
 
 from __future__ import annotations
@@ -49,3 +50,9 @@ def register_datasets(register: Register) -> None:
 @hookspec
 def register_metrics(register: Register) -> None:
     """Register sample-quality metrics: call ``register(MetricSpec(...))`` once per metric."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``ganzoo`` command line: ``cli`` is a ``typer.Typer``; use ``@cli.command()`` or
+    ``cli.add_typer(group, name=...)``. A name that ganzoo or another plugin already has is an error."""

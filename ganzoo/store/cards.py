@@ -1,13 +1,14 @@
 """Model cards: Markdown with YAML front matter in the Hugging Face format, made from a stored model's config.
 
 The front matter carries ``library_name: ganzoo``, the license, tags, data sets and a ``model-index`` with every
-evaluation result and how it was measured (extractor, sample count, reference split, versions). The body follows the
-template ``ganzoo/templates/model_card.md`` (a copy ships as ``model_cards/TEMPLATE.md``): Model details, Training,
-Evaluation, Samples, Uses and limitations, How to use, Citation. Cards are made offline; nothing calls the Hub.
+evaluation result and how it was measured (extractor, sample count, reference split, versions). The body follows
+the template ``ganzoo/store/templates/model_card.md`` (a copy ships as ``model_cards/TEMPLATE.md``): Model details,
+Training, Evaluation, Samples, Uses and limitations, How to use, Citation. Cards are made offline; nothing calls the
+Hub.
 
 Template placeholders (``string.Template``): ``$front_matter`` (the YAML), ``$ref`` (name:version), ``$summary``,
 ``$model_details``, ``$training``, ``$evaluation``, ``$samples``, ``$uses``, ``$citation``. Edit the template in
-``ganzoo/templates/model_card.md`` and copy it to ``model_cards/TEMPLATE.md`` (a test checks they are equal).
+``ganzoo/store/templates/model_card.md`` and copy it to ``model_cards/TEMPLATE.md`` (a test checks they are equal).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from string import Template
 from typing import Any
 
 from ganzoo import __version__
-from ganzoo.config import USER_SOURCES
 from ganzoo.errors import GanzooError
+from ganzoo.runs.config import USER_SOURCES
 
-TEMPLATE_PATH = ("templates", "model_card.md")  # inside the ganzoo package (package data)
+TEMPLATE_PATH = ("templates", "model_card.md")  # inside the ganzoo.store package (package data)
 DEFAULT_LICENSE = "apache-2.0"
 #: Section headings every card has, in order.
 SECTIONS = ("Model details", "Training", "Evaluation", "Samples", "Uses and limitations", "How to use", "Citation")
@@ -38,7 +39,7 @@ GANZOO_BIBTEX = """@software{ganzoo,
 
 def template_text() -> str:
     """The card template shipped inside the package."""
-    return resources.files("ganzoo").joinpath(*TEMPLATE_PATH).read_text(encoding="utf-8")
+    return resources.files("ganzoo.store").joinpath(*TEMPLATE_PATH).read_text(encoding="utf-8")
 
 
 def _task(config: Mapping[str, Any]) -> dict[str, str]:

@@ -11,11 +11,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo import modelconfig
-from ganzoo.build import select_device
 from ganzoo.errors import GanzooError
-from ganzoo.noise import generate_in_chunks, seeded_noise
-from ganzoo.store import CRITIC_FILE, GENERATOR_FILE, ModelRecord, ModelStore
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.registry import Registry
+from ganzoo.runs.device import select_device
+from ganzoo.runs.networks import build_networks, load_weights, read_weights
+from ganzoo.runs.noise import generate_in_chunks, seeded_noise
+from ganzoo.store import artifact
+from ganzoo.store.model_store import ModelStore
+from ganzoo.store.records import CRITIC_FILE, GENERATOR_FILE, ModelRecord
 
 
 class LoadedGenerator(nn.Module):
@@ -46,7 +50,7 @@ class LoadedGenerator(nn.Module):
     @torch.no_grad()
     def sample(self, n: int = 64, seed: int = 0) -> Tensor:
         """``n`` samples from noise drawn by a CPU ``torch.Generator`` seeded with ``seed`` (same seed, same samples),
-        generated in chunks (:func:`ganzoo.noise.generate_in_chunks`, as evaluation does).
+        generated in chunks (:func:`ganzoo.runs.noise.generate_in_chunks`, as evaluation does).
 
         The result is float32 on the CPU; the caller's global RNG is not touched.
         """
@@ -59,18 +63,16 @@ class LoadedGenerator(nn.Module):
 
 
 def _load(ref: str, store: ModelStore | None, registry: Any) -> tuple[ModelRecord, nn.Module, nn.Module, ModelStore]:
-    from ganzoo.plugins import get_registry
-
     store = store or ModelStore()
     record = store.get(ref)
     source = f"model {record.ref}"
-    config = modelconfig.validate(record.config, source)
-    generator, critic = modelconfig.build_networks(config, registry or get_registry(), source)
+    config = artifact.validate(record.config, source)
+    generator, critic = build_networks(config, registry or get_registry(), source)
     return record, generator, critic, store
 
 
 def load_generator(ref: str, *, device: str = "cpu", store: ModelStore | None = None,
-                   registry: Any = None) -> LoadedGenerator:
+                   registry: Registry | None = None) -> LoadedGenerator:
     """The generator of stored model ``ref`` ("name" for the newest version, or "name:version"), on ``device``.
 
     Raises :class:`~ganzoo.errors.GanzooError` for an unknown name, a tampered or truncated file (checked against the
@@ -79,17 +81,17 @@ def load_generator(ref: str, *, device: str = "cpu", store: ModelStore | None = 
     record, generator, _, store = _load(ref, store, registry)
     source = f"model {record.ref}"
     path = store.file(record, GENERATOR_FILE)
-    modelconfig.load_weights(generator, modelconfig.read_weights(path, source), "generator", source)
+    load_weights(generator, read_weights(path, source), "generator", source)
     return LoadedGenerator(generator, record).to(select_device(device)).eval()
 
 
 def load_critic(ref: str, *, device: str = "cpu", store: ModelStore | None = None,
-                registry: Any = None) -> nn.Module | None:
+                registry: Registry | None = None) -> nn.Module | None:
     """The critic of stored model ``ref`` in eval mode, or None when the model was stored without one."""
     record, _, critic, store = _load(ref, store, registry)
     if CRITIC_FILE not in store.files(record):
         return None
     source = f"model {record.ref}"
     path = store.file(record, CRITIC_FILE)
-    modelconfig.load_weights(critic, modelconfig.read_weights(path, source), "critic", source)
+    load_weights(critic, read_weights(path, source), "critic", source)
     return critic.to(select_device(device)).eval()

@@ -1,9 +1,9 @@
-"""A stored model's ``config.json``: made from a finished run, checked, and turned back into live networks.
+"""A stored model's ``config.json``: made from a finished run and checked.
 
 The config holds everything needed to rebuild the generator from the plugin registry (architecture, its options,
-latent size, sample shape, data kind) plus what a reader wants to know about the model (loss, data set, every
-hyperparameter, the ganzoo, torch and plugin-distribution versions, steps, wall time, device). Weights are read only
-from safetensors; nothing here ever unpickles.
+latent size, sample shape, data kind; :mod:`ganzoo.runs.networks` rebuilds it) plus what a reader wants to know
+about the model (loss, data set, every hyperparameter, the ganzoo, torch and plugin-distribution versions, steps,
+wall time, device, the run's id).
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
 from ganzoo import __version__
-from ganzoo.checkpoint import load_checkpoint
-from ganzoo.errors import ConfigError, GanzooError, UnknownNameError
-from ganzoo.registry import KIND_LABELS, Registry
-from ganzoo.trainer import read_metrics, read_run
+from ganzoo.errors import ConfigError, GanzooError
+from ganzoo.plugin.registry import Registry
+from ganzoo.runs.checkpoint import load_checkpoint
+from ganzoo.runs.folder import LOG_FILE, read_metrics, read_run
 
 FORMAT = "ganzoo-model"
 FORMAT_VERSION = 1
@@ -60,7 +58,7 @@ def from_run(run_dir: str | Path, registry: Registry) -> tuple[dict[str, Any], d
         raise GanzooError(
             f"run {run_dir} stopped at step {step} of {train_config.steps}; only finished runs are stored",
             hint=f"finish it first: ganzoo train --resume {run_dir}")
-    records = read_metrics(run_dir / "metrics.jsonl")
+    records = read_metrics(run_dir / LOG_FILE)
     config: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -120,78 +118,3 @@ def validate(config: Any, source: str) -> dict[str, Any]:
     return config
 
 
-def arch_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(config["train_config"].get("arch_options", {}))
-
-
-def missing_plugin_error(config: Mapping[str, Any], kind: str, registry: Registry, source: str) -> GanzooError:
-    """The error for a model whose ``kind`` plugin is not installed: names the distribution to install."""
-    name = config[kind]
-    info = config.get("plugins", {}).get(kind) or {}
-    dist, version = info.get("distribution"), info.get("version")
-    label = KIND_LABELS[kind]
-    failed = [f for f in registry.failures if dist and f.distribution.lower() == str(dist).lower()]
-    if failed:
-        return GanzooError(f"{source} needs the {label} {name!r} from {dist}, which is installed but failed to "
-                           f"load: {failed[0].error}",
-                           hint=f"fix or reinstall it: pip install --force-reinstall {dist}")
-    if dist:
-        trained = f" (the model was made with {dist} {version})" if version else ""
-        return GanzooError(f"{source} needs the {label} {name!r}, provided by the distribution {dist}, which is not "
-                           f"installed{trained}",
-                           hint=f"pip install {dist}   (if it is installed, check GANZOO_LOAD_PLUGINS)")
-    return GanzooError(f"{source} needs the {label} {name!r}, which no installed plugin provides",
-                       hint="install the plugin that provides it; `ganzoo list --kind arch` shows what is installed")
-
-
-def build_networks(config: Mapping[str, Any], registry: Registry, source: str) -> tuple[torch.nn.Module,
-                                                                                      torch.nn.Module]:
-    """(generator, critic) with freshly initialised weights, built through the registry as the config says.
-
-    Initialisation runs inside a forked RNG so that loading a model does not move the caller's random stream.
-    """
-    try:
-        spec = registry.arch(config["arch"])
-    except UnknownNameError:
-        raise missing_plugin_error(config, "arch", registry, source) from None
-    try:
-        with torch.random.fork_rng(devices=[]):
-            return spec.factory(tuple(config["shape"]), config["latent_dim"], **arch_options(config))
-    except GanzooError as exc:
-        raise GanzooError(f"{source}: architecture {spec.name!r} cannot be rebuilt from config.json: {exc.message}",
-                          hint="the config does not match the installed plugin version; re-export or re-train "
-                               "the model") from exc
-    except TypeError as exc:
-        raise GanzooError(f"{source}: architecture {spec.name!r} rejects the options in config.json: {exc}",
-                          hint=f"the model was made with {spec.name} options this plugin version does not take; "
-                               "install the plugin version named in config.json") from exc
-
-
-def read_weights(path: str | Path, source: str) -> dict[str, torch.Tensor]:
-    """Tensors of a safetensors file (never pickle); an unreadable file names itself."""
-    try:
-        return load_file(str(path), device="cpu")
-    except (OSError, SafetensorError, ValueError) as exc:
-        raise GanzooError(f"{source}: {Path(path).name} is not a readable safetensors file: {exc}",
-                          hint="the file is damaged; re-export the model or re-train it") from exc
-
-
-def load_weights(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], what: str, source: str) -> None:
-    """Load ``tensors`` into ``module``; every key must match and every shape agree, else a clear error."""
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(tensors) if tuple(expected[k].shape) != tuple(tensors[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:5])}")
-        if unexpected:
-            parts.append(f"unexpected {', '.join(unexpected[:5])}")
-        if wrong:
-            parts.append("wrong shape " + ", ".join(
-                f"{k} {tuple(tensors[k].shape)} (expected {tuple(expected[k].shape)})" for k in wrong[:5]))
-        raise GanzooError(f"{source}: the {what} weights do not fit the {what} that config.json describes: "
-                          + "; ".join(parts),
-                          hint="the weights and config.json come from different models; export them together")
-    module.load_state_dict(dict(tensors), strict=True)

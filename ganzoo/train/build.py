@@ -1,4 +1,5 @@
-"""Turn a :class:`TrainConfig` into live objects through the registry: loss, data, generator, critic, optimizers."""
+"""Turn a :class:`TrainConfig` into live objects through the registry: loss, data, generator, critic, optimizers and
+lr schedules, on the run's device. The trainer receives them built (:class:`Parts`) and builds nothing itself."""
 
 from __future__ import annotations
 
@@ -7,30 +8,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganzoo.config import USER_SOURCES, TrainConfig
-from ganzoo.data import RealData
 from ganzoo.errors import ConfigError, is_out_of_memory, memory_error
-from ganzoo.loss import GANLoss
-from ganzoo.registry import Registry
-
-
-def select_device(requested: str = "auto") -> torch.device:
-    """cuda if present, else mps, else cpu; an explicit request must be available."""
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(requested)
-    except RuntimeError as exc:
-        raise ConfigError(f"unknown device {requested!r}", hint="use auto, cpu, cuda, cuda:N or mps") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available", hint="use --device cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("--device mps was asked for but MPS is not available", hint="use --device cpu")
-    return device
+from ganzoo.plugin.data import RealData
+from ganzoo.plugin.loss import GANLoss
+from ganzoo.plugin.registry import Registry
+from ganzoo.runs.config import USER_SOURCES, TrainConfig
+from ganzoo.runs.device import select_device
 
 
 def has_batchnorm(module: nn.Module) -> bool:
@@ -59,15 +42,33 @@ def enforce_critic_requirements(config: TrainConfig, registry: Registry, loss: G
 
 
 @dataclass
-class Components:
+class Parts:
+    """Everything a run trains with, built and on ``device``."""
+
     loss: GANLoss
     data: RealData
     generator: nn.Module
     critic: nn.Module
+    device: torch.device
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    schedulers: list[torch.optim.lr_scheduler.LambdaLR]
 
 
-def build_components(config: TrainConfig, registry: Registry, device: torch.device) -> Components:
-    """Build everything a run needs; the config is completed (critic norm) before the networks are built."""
+def build_parts(config: TrainConfig, registry: Registry) -> Parts:
+    """Build everything a run needs on its device (``config.device``); the config is completed first (a loss's
+    critic requirement, recorded in its sources and notes)."""
+    device = select_device(config.device)
+    loss, data, generator, critic = build_components(config, registry, device)
+    opt_g, opt_d = make_optimizer(config, generator.parameters()), make_optimizer(config, critic.parameters())
+    return Parts(loss, data, generator, critic, device, opt_g, opt_d,
+                 [make_scheduler(config, opt) for opt in (opt_g, opt_d)])
+
+
+def build_components(config: TrainConfig, registry: Registry, device: torch.device
+                     ) -> tuple[GANLoss, RealData, nn.Module, nn.Module]:
+    """(loss, data, generator, critic) on ``device``; the config is completed (critic norm) before the networks are
+    built."""
     loss = registry.loss(config.loss).factory(**config.loss_options)
     enforce_critic_requirements(config, registry, loss)
     data = registry.dataset(config.dataset).factory(**config.dataset_options)
@@ -79,7 +80,7 @@ def build_components(config: TrainConfig, registry: Registry, device: torch.devi
             raise ConfigError(
                 f"architecture {config.arch!r} builds a critic with batch norm, which loss {config.loss!r} forbids",
                 hint="choose an architecture without batch norm in the critic (e.g. dcgan-nobn or mlp)")
-        return Components(loss, data.to(device), generator.to(device), critic.to(device))
+        return loss, data.to(device), generator.to(device), critic.to(device)
     except Exception as exc:
         if is_out_of_memory(exc):
             raise memory_error(exc, f"building {config.arch} for {config.dataset} on {device}",

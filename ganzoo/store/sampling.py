@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from ganzoo.errors import ConfigError, GanzooError, is_storage_failure, storage_error
-from ganzoo.files import atomic_write
-from ganzoo.loading import LoadedGenerator, load_generator
-from ganzoo.plots import save_samples
-from ganzoo.store import ModelStore
+from ganzoo.plugin.loading import get_registry
+from ganzoo.runs.files import atomic_write
+from ganzoo.runs.plots import save_samples
+from ganzoo.store.loading import LoadedGenerator, load_generator
+from ganzoo.store.model_store import ModelStore
 
 SUFFIXES = (".png", ".npz")
 REAL_POINTS = 1000
@@ -45,8 +46,6 @@ def _check_out(out: Path) -> None:
 
 def real_points_of(generator: LoadedGenerator) -> torch.Tensor:
     """Real points to draw under generated ones, when the model's data set plugin is installed; else none."""
-    from ganzoo.plugins import get_registry
-
     config = generator.record.config
     try:
         spec = get_registry().dataset(config["dataset"])

@@ -3,7 +3,7 @@
 What is evaluated (a :class:`Subject`) comes from the model store (``ganzoo eval NAME[:VERSION]``) or from a run
 directory's newest checkpoint (``ganzoo eval --run DIR``), rebuilt through the plugin registry. The real side is
 the model's data set, rebuilt from the registry with the model's data-set options and the chosen split (``test``
-by default: a held-out reference), with a :class:`~ganzoo.metric.Reference` attached so that every score records
+by default: a held-out reference), with a :class:`~ganzoo.plugin.metric.Reference` attached so that every score records
 exactly what it was compared with and feature caches are keyed by it.
 
 Defaults by data kind: points -> ``modes`` (when the data set knows its modes) and ``w1`` on 2,500 samples (the
@@ -19,24 +19,24 @@ extractor_sha256 where they apply. The same engine scores a generator during tra
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganzoo import __version__
-from ganzoo.data import IMAGES, POINTS, RealData
 from ganzoo.errors import ConfigError, GanzooError
-from ganzoo.files import atomic_write_json
-from ganzoo.metric import STD_SUFFIX, Metric, Reference, reference_of
-from ganzoo.noise import generate_in_chunks, seeded_noise
-from ganzoo.registry import Registry
-from ganzoo.store import merged_results
+from ganzoo.eval.subjects import Subject, subject_from_run
+from ganzoo.plugin.data import IMAGES, POINTS, RealData
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.metric import STD_SUFFIX, Metric, Reference, reference_of
+from ganzoo.plugin.registry import Registry
+from ganzoo.runs.noise import generate_in_chunks, seeded_noise
+from ganzoo.runs.results import RESULTS_FILE, merge_results
 
 DEFAULT_N = {IMAGES: 10_000, POINTS: 2_500}
 #: Samples per evaluation during training (``--eval-every``): enough for a full-rank classifier-feature covariance;
@@ -44,22 +44,6 @@ DEFAULT_N = {IMAGES: 10_000, POINTS: 2_500}
 TRAINING_EVAL_N = {IMAGES: 2_000, POINTS: 1_000}
 DEFAULT_SPLIT = "test"
 SPLITS = ("test", "train")
-RUN_RESULTS = "results.json"
-
-
-@dataclass
-class Subject:
-    """A generator to evaluate and the data it was trained on."""
-
-    generator: Callable[[Tensor], Tensor]
-    latent_dim: int
-    shape: tuple[int, ...]
-    data_kind: str
-    dataset: str
-    dataset_options: dict[str, Any]
-    source: str  # "model NAME:V" or "run DIR", for messages
-    ref: str | None = None  # store reference, when it comes from the store
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
 
 @dataclass
@@ -71,41 +55,6 @@ class Evaluation:
     saved_to: str | None = None
 
 
-def subject_from_store(ref: str, *, store: Any = None, device: str = "cpu", registry: Registry | None = None
-                       ) -> Subject:
-    """The generator of stored model ``ref`` ("name" or "name:version")."""
-    from ganzoo.loading import load_generator
-
-    generator = load_generator(ref, device=device, store=store, registry=registry)
-    config = generator.record.config
-    options = dict(config.get("train_config", {}).get("dataset_options", {}))
-    return Subject(generator, generator.latent_dim, tuple(generator.shape), generator.data_kind, config["dataset"],
-                   options, f"model {generator.record.ref}", ref=generator.record.ref, device=generator.device)
-
-
-def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Subject:
-    """The generator of a ``ganzoo train`` run directory at its newest checkpoint (finished or not)."""
-    from ganzoo import modelconfig
-    from ganzoo.build import select_device
-    from ganzoo.checkpoint import load_checkpoint
-    from ganzoo.plugins import get_registry
-    from ganzoo.trainer import read_run
-
-    run_dir = Path(run_dir)
-    source = f"run {run_dir}"
-    config, run = read_run(run_dir)
-    data = run["data"]
-    step, state = load_checkpoint(run_dir / "checkpoints")
-    shape = [int(d) for d in data["shape"]]
-    described = {"arch": config.arch, "shape": shape, "latent_dim": config.latent_dim, "train_config": config.to_dict()}
-    generator, _ = modelconfig.build_networks(described, registry or get_registry(), source)
-    modelconfig.load_weights(generator, state["generator"], "generator", source)
-    chosen = select_device(device)
-    generator = generator.to(chosen).eval().requires_grad_(False)
-    return Subject(generator, config.latent_dim, tuple(shape), data["kind"], config.dataset,
-                   dict(config.dataset_options), f"{source} (step {step})", device=chosen)
-
-
 # --- the pieces ---------------------------------------------------------------------------------------------------
 
 
@@ -113,7 +62,7 @@ def generate(generator: Callable[[Tensor], Tensor], latent_dim: int, n: int, see
              device: torch.device | str = "cpu") -> Tensor:
     """``n`` samples (float, CPU) from noise drawn by a CPU generator seeded with ``seed``, in chunks.
 
-    Noise and chunks are those of :meth:`ganzoo.loading.LoadedGenerator.sample` (:mod:`ganzoo.noise`), so the
+    Noise and chunks are those of :meth:`ganzoo.store.loading.LoadedGenerator.sample` (:mod:`ganzoo.runs.noise`), so the
     samples are the same too. The caller's global RNG is untouched.
     """
     return generate_in_chunks(generator, seeded_noise(n, latent_dim, seed), device)
@@ -121,7 +70,7 @@ def generate(generator: Callable[[Tensor], Tensor], latent_dim: int, n: int, see
 
 def reference_data(registry: Registry, dataset: str, options: dict[str, Any], split: str | None) -> RealData:
     """The real data to score against: ``dataset`` with the model's options and ``split`` (None: test when the data
-    set has splits), on the CPU, with its :class:`~ganzoo.metric.Reference` attached."""
+    set has splits), on the CPU, with its :class:`~ganzoo.plugin.metric.Reference` attached."""
     spec = registry.dataset(dataset)
     has_split = "split" in spec.options
     if split is not None and split not in SPLITS:
@@ -216,8 +165,6 @@ def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extracto
              echo: Callable[[str], None] | None = None) -> Evaluation:
     """Score ``subject``: ``metrics`` (default by data kind) on ``n`` samples (default 10,000 images / 2,500 points)
     against its data set's ``split`` (default test)."""
-    from ganzoo.plugins import get_registry
-
     registry = registry or get_registry()
     started = time.perf_counter()
     n = DEFAULT_N.get(subject.data_kind, 2_500) if n is None else n
@@ -243,38 +190,15 @@ def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extracto
     return Evaluation(subject.source, results, n, time.perf_counter() - started)
 
 
-def evaluate_model(ref: str, metrics: Sequence[str] | None = None, *, store: Any = None, save: bool = True,
-                   device: str = "cpu", registry: Registry | None = None, **options: Any) -> Evaluation:
-    """Evaluate stored model ``ref`` and record the results in the store (and so in its model card)."""
-    from ganzoo.store import ModelStore
-
-    store = store or ModelStore()
-    subject = subject_from_store(ref, store=store, device=device, registry=registry)
-    evaluation = evaluate(subject, metrics, registry=registry, **options)
-    if save:
-        record = store.add_metrics(subject.ref, evaluation.results)
-        evaluation.saved_to = f"model store ({record.ref}, {record.path / 'README.md'})"
-    return evaluation
-
-
 def evaluate_run(run_dir: str | Path, metrics: Sequence[str] | None = None, *, save: bool = True,
                  device: str = "cpu", registry: Registry | None = None, **options: Any) -> Evaluation:
     """Evaluate a run directory's newest checkpoint; results are merged into ``RUN_DIR/results.json``."""
     subject = subject_from_run(run_dir, device=device, registry=registry)
     evaluation = evaluate(subject, metrics, registry=registry, **options)
     if save:
-        path = Path(run_dir) / RUN_RESULTS
+        path = Path(run_dir) / RESULTS_FILE
         evaluation.saved_to = str(merge_results(path, evaluation.results))
     return evaluation
-
-
-def merge_results(path: Path, results: Sequence[dict[str, Any]]) -> Path:
-    """Add ``results`` to the JSON list in ``path`` as the model store does (:func:`ganzoo.store.merged_results`)."""
-    try:
-        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-    except ValueError:
-        existing = []
-    return atomic_write_json(path, merged_results(existing, results))
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:
@@ -291,36 +215,3 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-# --- during training ----------------------------------------------------------------------------------------------
-
-
-class TrainingEvaluator:
-    """Scores the generator being trained every ``eval_every`` steps (``ganzoo train --eval-every K``).
-
-    The metric is ``config.eval_metric`` (default: ``w1`` for points, the exact distance the Wasserstein critic
-    estimates; ``fid`` for images), on ``config.eval_n`` samples from FIXED noise, against the data set's test split
-    when it has one (else the data set itself). Returns ``{"eval/<label>": value}`` for the step's log record. The
-    generator is put in eval mode for the measurement and restored; no training RNG stream is touched.
-    """
-
-    def __init__(self, config: Any, registry: Registry, data: RealData, device: torch.device) -> None:
-        name = config.eval_metric or ("w1" if data.kind == POINTS else "fid")
-        [(self.name, self.metric)] = make_metrics(registry, [name], data.kind)
-        if data.kind == POINTS:
-            self.real = data  # analytic: fresh samples from the same distribution
-        else:
-            self.real = reference_data(registry, config.dataset, dict(config.dataset_options), None)
-        self.n = config.eval_n or TRAINING_EVAL_N.get(data.kind, 1_000)
-        self.seed = config.seed + 3
-        self.latent_dim = config.latent_dim
-        self.device = device
-
-    def __call__(self, generator: nn.Module) -> dict[str, float]:
-        was_training = generator.training
-        generator.eval()
-        try:
-            fake = generate(generator, self.latent_dim, self.n, self.seed, self.device)
-        finally:
-            generator.train(was_training)
-        [values] = run_metrics([self.metric], fake, self.real, self.seed)
-        return {f"eval/{self.metric.label(k)}": float(v) for k, v in values.items() if not k.endswith(STD_SUFFIX)}

@@ -25,14 +25,13 @@ import torch
 from torch import Tensor
 
 from ganzoo import __version__
-from ganzoo.build import build_components, make_optimizer, make_scheduler, select_device
-from ganzoo.checkpoint import latest_checkpoint_step, load_checkpoint, save_checkpoint
-from ganzoo.config import TrainConfig
 from ganzoo.errors import GanzooError, is_out_of_memory, is_storage_failure, memory_error, storage_error
-from ganzoo.evaluate import TrainingEvaluator
-from ganzoo.files import atomic_write_bytes, atomic_write_json
-from ganzoo.plots import save_curves, save_samples
-from ganzoo.registry import Registry
+from ganzoo.runs.checkpoint import latest_checkpoint_step, load_checkpoint, save_checkpoint
+from ganzoo.runs.config import TrainConfig
+from ganzoo.runs.files import atomic_write_bytes
+from ganzoo.runs.folder import LOG_FILE, read_metrics, read_run, write_run_config
+from ganzoo.runs.plots import save_curves, save_samples
+from ganzoo.train.build import Parts
 
 LOGGED = ("critic_loss", "generator_loss", "w_estimate", "penalty", "grad_norm")
 FLUSH_EVERY = 10  # steps between host syncs for logging
@@ -73,22 +72,24 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
-class Trainer:
-    """Train ``config`` with components from ``registry``, writing everything to ``run_dir``."""
+#: Scores the generator during training (``--eval-every``): generator -> {"eval/<label>": value}.
+Evaluator = Callable[[torch.nn.Module], dict[str, float]]
 
-    def __init__(self, config: TrainConfig, registry: Registry, run_dir: str | Path,
+
+class Trainer:
+    """Train ``config`` with ``parts`` already built (:func:`ganzoo.train.build.build_parts`), writing everything to
+    ``run_dir``; ``evaluator``, when given, scores the generator every ``config.eval_every`` steps."""
+
+    def __init__(self, config: TrainConfig, parts: Parts, run_dir: str | Path, *, evaluator: Evaluator | None = None,
                  progress: bool = True, echo: Callable[[str], None] = print) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.echo = echo
-        self.device = select_device(config.device)
-        parts = build_components(config, registry, self.device)
+        self.device = parts.device
         self.loss, self.data = parts.loss, parts.data
         self.generator, self.critic = parts.generator, parts.critic
-        self.opt_g = make_optimizer(config, self.generator.parameters())
-        self.opt_d = make_optimizer(config, self.critic.parameters())
-        self.schedulers = [make_scheduler(config, opt) for opt in (self.opt_g, self.opt_d)]
+        self.opt_g, self.opt_d, self.schedulers = parts.opt_g, parts.opt_d, parts.schedulers
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         picture_rng = torch.Generator(device=self.device).manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, config.latent_dim, generator=picture_rng, device=self.device)
@@ -102,7 +103,7 @@ class Trainer:
         #: Names this run folder for good (kept on resume): the model store stores a run's model once.
         self.run_id = uuid.uuid4().hex
         # --eval-every K: a metric plugin scores the generator every K steps; its values join that step's record
-        self.evaluator = TrainingEvaluator(config, registry, self.data, self.device) if config.eval_every else None
+        self.evaluator = evaluator if config.eval_every else None
 
     # --- state ------------------------------------------------------------------------------------------------
 
@@ -132,30 +133,20 @@ class Trainer:
         return save_checkpoint(self.run_dir / "checkpoints", self.step, self.state_dict(),
                                keep=self.config.keep_checkpoints)
 
-    @classmethod
-    def resume(cls, run_dir: str | Path, registry: Registry, config: TrainConfig | None = None,
-               **kwargs: Any) -> Trainer:
-        """A trainer that continues ``run_dir`` from its newest checkpoint (weights, optimizers, RNGs, data order).
-
-        ``config`` replaces the run's own (read from its config.json) when the caller changed what may change on
-        resume (more steps, another device of the same type).
-        """
-        run_dir = Path(run_dir)
-        recorded, run = read_run(run_dir)
-        config = config or recorded
+    def restore(self) -> Trainer:
+        """Continue this run folder from its newest checkpoint (weights, optimizers, RNGs, data order, run id); the
+        steps logged after that checkpoint are dropped, since they will be trained again."""
+        recorded, run = read_run(self.run_dir)
         trained_on = torch.device(str(run.get("device") or "cpu")).type
-        if select_device(config.device).type != trained_on:
-            raise GanzooError(f"run {run_dir} was trained on {trained_on}; its random-number states are those of a "
-                              f"{trained_on} device", hint=f"resume it on {trained_on} (--device {trained_on})")
-        trainer = cls(config, registry, run_dir, **kwargs)
-        trainer.run_id = run.get("run_id") or trainer.run_id
-        trainer.step, state = load_checkpoint(run_dir / "checkpoints")
-        trainer.load_state_dict(state)
-        trainer.records = read_metrics(run_dir / "metrics.jsonl", upto=trainer.step)
-        # steps logged after the checkpoint will be trained again: drop them so the log has each step once
-        atomic_write_bytes(run_dir / "metrics.jsonl",
-                           "".join(json.dumps(r) + "\n" for r in trainer.records).encode())
-        return trainer
+        if self.device.type != trained_on:
+            raise GanzooError(f"run {self.run_dir} was trained on {trained_on}; its random-number states are those "
+                              f"of a {trained_on} device", hint=f"resume it on {trained_on} (--device {trained_on})")
+        self.run_id = run.get("run_id") or self.run_id
+        self.step, state = load_checkpoint(self.run_dir / "checkpoints")
+        self.load_state_dict(state)
+        self.records = read_metrics(self.run_dir / LOG_FILE, upto=self.step)
+        atomic_write_bytes(self.run_dir / LOG_FILE, "".join(json.dumps(r) + "\n" for r in self.records).encode())
+        return self
 
     # --- the loop ---------------------------------------------------------------------------------------------
 
@@ -232,7 +223,7 @@ class Trainer:
         interrupted = False
         bar = _progress_bar(cfg.steps, self.step, self.progress)
         start = time.perf_counter() - self.elapsed
-        with _StopFlag() as stop, open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+        with _StopFlag() as stop, open(self.run_dir / LOG_FILE, "a", encoding="utf-8") as log:
             try:
                 if self.evaluator is not None and self.step == 0:  # the untrained baseline, as step 0
                     scores, seconds = self._timed_evaluation()
@@ -300,11 +291,8 @@ class Trainer:
         return save_samples(fake, self.real_for_plots, self.data.kind, path, title)
 
     def _write_config(self) -> None:
-        atomic_write_json(self.run_dir / "config.json", {
-            "config": self.config.to_dict(), "run_id": self.run_id, "ganzoo_version": __version__,
-            "torch_version": torch.__version__,
-            "device": str(self.device), "data": self.data.describe(),
-        })
+        write_run_config(self.run_dir, self.config, run_id=self.run_id, ganzoo_version=__version__,
+                         torch_version=torch.__version__, device=str(self.device), data=self.data.describe())
 
     def _finish(self, interrupted: bool) -> RunResult:
         checkpoint = self.checkpoint()
@@ -320,7 +308,7 @@ def finished_result(run_dir: str | Path) -> RunResult:
     run_dir = Path(run_dir)
     config, _ = read_run(run_dir)
     step = latest_checkpoint_step(run_dir / "checkpoints") or 0
-    records = read_metrics(run_dir / "metrics.jsonl", upto=step)
+    records = read_metrics(run_dir / LOG_FILE, upto=step)
     samples = sorted((run_dir / "samples").glob("step_*.png"))
     checkpoint = run_dir / "checkpoints" / f"step_{step:07d}.safetensors"
     return RunResult(run_dir, step, False, records[-1] if records else {}, samples[-1] if samples else None,
@@ -362,29 +350,3 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
                 desc="training")
 
 
-def read_metrics(path: str | Path, upto: int | None = None) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl (a partial last line from a crash is ignored)."""
-    records = []
-    path = Path(path)
-    if not path.exists():
-        return records
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if upto is None or record.get("step", 0) <= upto:
-            records.append(record)
-    return records
-
-
-def read_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any]]:
-    """(config, the whole config.json) of a ``ganzoo train`` run directory; ``run["data"]`` describes the data."""
-    run_dir = Path(run_dir)
-    try:
-        run = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        run["data"] = dict(run["data"])
-        return TrainConfig.from_dict(run["config"]), run
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise GanzooError(f"{run_dir} is not a readable ganzoo run: {exc}",
-                          hint="pass the folder that `ganzoo train` printed (it holds config.json)") from exc

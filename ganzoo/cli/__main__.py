@@ -1,0 +1,5 @@
+"""``python -m ganzoo.cli ...`` is the ``ganzoo`` command."""
+
+from ganzoo.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""What every ``ganzoo`` command shares: the plugin registry with its load failures reported, and the model store."""
+
+from __future__ import annotations
+
+import typer
+
+from ganzoo.plugin.loading import get_registry
+from ganzoo.plugin.registry import Registry
+from ganzoo.store import ModelStore
+
+
+def loaded_registry() -> Registry:
+    """The registry, after printing a warning for every plugin that failed to load (the others still work)."""
+    registry = get_registry()
+    for failure in registry.failures:
+        typer.secho(f"warning: plugin {failure.name!r} ({failure.distribution}) was not loaded: {failure.error}",
+                    err=True, fg="yellow")
+    return registry
+
+
+def open_store() -> ModelStore:
+    """The model store at ``GANZOO_HOME``; what it did on its own when it opened is printed to stderr."""
+    return ModelStore()

@@ -1,0 +1,61 @@
+"""``ganzoo list`` and ``ganzoo plugins``: what is installed, and who provided it."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from ganzoo.cli.common import loaded_registry
+from ganzoo.errors import GanzooError
+from ganzoo.plugin.registry import KIND_PLURALS
+from ganzoo.plugin.specs import KINDS
+
+
+def list_(
+    pattern: str | None = typer.Argument(None, help="shell-style pattern, e.g. 'wgan*'"),
+    kind: str | None = typer.Option(None, "--kind", "-k", help="loss, arch, dataset or metric"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Every loss, architecture, data set and metric, with aliases, defaults and provider."""
+    if kind is not None and kind not in KINDS:
+        raise GanzooError(f"unknown kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
+    entries = loaded_registry().entries(kind, pattern)
+    rows = [{"kind": s.kind, "name": s.name, "aliases": list(s.aliases), "defaults": s.defaults(),
+             "description": s.description, "paper": s.paper,
+             "provider": {"distribution": s.provider.distribution, "version": s.provider.version,
+                          "plugin": s.provider.plugin} if s.provider else None} for s in entries]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        typer.echo("nothing matches" + (f" {pattern!r}" if pattern else ""))
+        return
+    current = None
+    for row in rows:
+        if row["kind"] != current:
+            current = row["kind"]
+            typer.secho(f"{KIND_PLURALS[current]}:", bold=True)
+        aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
+        provider = row["provider"]
+        typer.echo(f"  {row['name']}{aliases}  [{provider['distribution']} {provider['version']}]")
+        if row["description"]:
+            typer.echo(f"      {row['description']}")
+        if row["defaults"]:
+            typer.echo("      defaults: " + ", ".join(f"{k}={v}" for k, v in row["defaults"].items()))
+
+
+def plugins(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Installed plugin distributions with their versions and hooks, and any that failed to load."""
+    registry = loaded_registry()
+    rows = [{"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": list(p.hooks),
+             "builtin": p.builtin} for p in registry.plugins]
+    failed = [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in registry.failures]
+    if as_json:
+        typer.echo(json.dumps({"plugins": rows, "failed": failed}, indent=2))
+        return
+    for row in rows:
+        tag = " (built-in)" if row["builtin"] else ""
+        typer.echo(f"{row['distribution']} {row['version']}: {row['name']}{tag}  hooks: {', '.join(row['hooks'])}")
+    for row in failed:
+        typer.echo(f"FAILED {row['distribution']}: {row['name']}: {row['error']}")

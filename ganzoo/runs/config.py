@@ -1,0 +1,162 @@
+"""A run's settings: :class:`TrainConfig`, declared once (fields, defaults, which layer sets them, the command-line
+flag and help of those that have one), validated, and written to / read from the run folder's config.json.
+
+``ganzoo train``'s options are generated from these fields (:mod:`ganzoo.cli.train`), and their resolution in
+layers with provenance is :func:`ganzoo.train.resolve.resolve_config`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from typing import Any
+
+from ganzoo.errors import ConfigError
+from ganzoo.plugin.specs import OPTIMIZERS, valid_betas
+from ganzoo.runs.noise import MAX_SEED, check_seed
+
+LR_SCHEDULES = ("constant", "linear")
+OPTION_GROUPS = {"loss": "loss_options", "arch": "arch_options", "dataset": "dataset_options"}
+#: Which layer gives a field its default: "name" fields are the entries a run combines; "training" fields come from
+#: the loss's paper (latent_dim from the architecture); "run" fields are the loop's own, with the defaults here;
+#: "record" fields are filled in by the resolution (options, sources, notes).
+NAME, TRAINING, RUN, RECORD = "name", "training", "run", "record"
+
+
+def setting(layer: str, default: Any = MISSING, *, help: str = "", flag: str | None = None,
+            short: str | None = None, flag_type: Any = None) -> Any:
+    """A :class:`TrainConfig` field: ``layer`` (see above), its default, and for the fields ``ganzoo train`` has a flag
+    for, the flag's name, short name, type and help (the flag's own default is always "not given")."""
+    metadata = {"layer": layer, "help": help, "flag": flag, "short": short, "flag_type": flag_type}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Everything needed to run (and re-run) a training job. JSON-serialisable. Every setting is declared here once."""
+
+    arch: str = setting(NAME, help="architecture name (`ganzoo list --kind arch`)")
+    loss: str = setting(NAME, help="loss name (`ganzoo list --kind loss`)")
+    dataset: str = setting(NAME, flag="--dataset", short="-d", flag_type=str,
+                           help="data set name [default: fashion-mnist]")
+    steps: int = setting(RUN, 1000, flag="--steps", flag_type=int,
+                         help="generator steps [default: 1000]; with --resume: the new total")
+    batch_size: int = setting(TRAINING, flag="--batch-size", short="-b", flag_type=int,
+                              help="samples per batch [default: from the loss]")
+    optimizer: str = setting(TRAINING, help="adam or rmsprop [default: from the loss]")
+    lr: float = setting(TRAINING, flag="--lr", flag_type=float, help="learning rate [default: from the loss]")
+    betas: list[float] | None = setting(TRAINING, help="Adam's betas, e.g. [0.0,0.9] [default: from the loss]")
+    n_critic: int = setting(TRAINING, flag="--n-critic", flag_type=int,
+                            help="critic steps per generator step [default: from the loss]")
+    latent_dim: int = setting(TRAINING, help="size of the noise z [default: from the architecture]")
+    seed: int = setting(RUN, 0, flag="--seed", flag_type=int, help=f"random seed, 0 to {MAX_SEED} [default: 0]")
+    device: str = setting(RUN, "auto", flag="--device", flag_type=str,
+                          help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:N, mps [default: auto]")
+    sample_every: int = setting(RUN, 0, flag="--sample-every", flag_type=int,
+                                help="steps between sample grids [default: about 10 per run]")
+    checkpoint_every: int = setting(RUN, 0, flag="--checkpoint-every", flag_type=int,
+                                    help="steps between checkpoints [default: about 4 per run]")
+    keep_checkpoints: int = setting(RUN, 3, help="checkpoints kept in the run folder")
+    n_samples: int = setting(RUN, 64, help="samples in each grid from fixed noise")
+    lr_schedule: str = setting(RUN, "constant", help="constant, or linear: decay to 0 over the run (WGAN-GP paper)")
+    eval_every: int = setting(RUN, 0, flag="--eval-every", flag_type=int,
+                              help="score the generator every K steps into metrics.jsonl and curves.png (0: off)")
+    eval_metric: str | None = setting(RUN, None, flag="--eval-metric", flag_type=str,
+                                      help="metric for --eval-every [default: w1 for points, fid for images]")
+    eval_n: int = setting(RUN, 0, help="samples per --eval-every evaluation (0: 1,000 points / 2,000 images)")
+    name: str | None = setting(RUN, None, flag="--name", flag_type=str,
+                               help="model-store name [default: ARCH-LOSS-DATASET]")
+    register: bool = setting(RUN, True, flag="--register/--no-register", flag_type=bool,
+                             help="store the finished model (ganzoo models) [default: register]")
+    loss_options: dict[str, Any] = setting(RECORD, {})
+    arch_options: dict[str, Any] = setting(RECORD, {})
+    dataset_options: dict[str, Any] = setting(RECORD, {})
+    sources: dict[str, str] = setting(RECORD, {})
+    notes: list[str] = setting(RECORD, [])
+
+    def __post_init__(self) -> None:
+        if self.sample_every <= 0:
+            self.sample_every = max(1, self.steps // 10)
+        if self.checkpoint_every <= 0:
+            self.checkpoint_every = max(1, self.steps // 4)
+        self.validate()
+
+    def validate(self) -> None:
+        for key in ("steps", "batch_size", "n_critic", "latent_dim", "keep_checkpoints", "n_samples"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
+        check_seed(self.seed)
+        if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
+            raise ConfigError(f"lr must be a number in (0, 1), got {self.lr!r}", hint="e.g. --lr 1e-4")
+        for key in ("eval_every", "eval_n"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{key} must be a whole number >= 0 (0: off / automatic), got {value!r}")
+        if self.name is not None and not isinstance(self.name, str):
+            raise ConfigError(f"name must be a model name, got {self.name!r}", hint="e.g. --name my-ring")
+        if not isinstance(self.register, bool):
+            raise ConfigError(f"register must be true or false, got {self.register!r}")
+        if self.eval_metric is not None and not isinstance(self.eval_metric, str):
+            raise ConfigError(f"eval_metric must be a metric name, got {self.eval_metric!r}",
+                              hint="`ganzoo list --kind metric` shows them")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.optimizer == "adam":
+            betas = tuple(float(b) for b in self.betas) if isinstance(self.betas, (list, tuple)) else self.betas
+            if not valid_betas(betas):
+                raise ConfigError(f"Adam betas must be two numbers in [0, 1), got {self.betas!r}",
+                                  hint="e.g. --set betas=[0.0,0.9]")
+            self.betas = list(betas)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def parse_value(text: str) -> Any:
+    """``--set`` values: JSON where it parses (numbers, true/false, null, lists), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``["lambda=5", "arch.width=32"]`` -> ``{"lambda": 5, "arch.width": 32}``."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}", hint="e.g. --set lambda=5 --set arch.width=32")
+        parsed[key.strip()] = parse_value(value.strip())
+    return parsed
+
+
+#: ``TrainConfig.sources`` of the values a user chose (the rest are defaults): what a command must repeat.
+SET_SOURCE, FLAG_SOURCE = "--set", "command line"
+USER_SOURCES = (SET_SOURCE, FLAG_SOURCE)
+
+
+def settings_of(layer: str) -> list[Field[Any]]:
+    """The :class:`TrainConfig` fields of one layer, in declaration order."""
+    return [f for f in fields(TrainConfig) if f.metadata["layer"] == layer]
+
+
+#: The run fields with ganzoo's own defaults, and the fields whose defaults come from the plugins.
+RUN_DEFAULTS: dict[str, Any] = {f.name: f.default for f in settings_of(RUN)}
+TRAINING_KEYS = tuple(f.name for f in settings_of(TRAINING))
+#: The fields ``ganzoo train`` has a flag for, in declaration order.
+FLAGGED = tuple(f for f in fields(TrainConfig) if f.metadata["flag"])
