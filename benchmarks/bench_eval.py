@@ -12,7 +12,7 @@ against the Fashion-MNIST test split (10,000 images) in the ``fashion-cnn`` feat
 Printed per run: wall time of the whole evaluation (loading the reference data set, generating, features,
 scores), generated images per second, images through the classifier, and (timed on its own) how long generation
 takes. Speeds on a shared machine are noisy: compare the cold/cached ratio measured in one run, not absolute
-seconds.
+seconds. The timing (``timed``) and the thread setting come from ``harness.py``, shared with the training benchmark.
 
 Usage::
 
@@ -27,8 +27,9 @@ import json
 import os
 import sys
 import tempfile
-import time
 from typing import Any
+
+import harness
 
 
 def run(n: int, label: str) -> dict[str, Any]:
@@ -47,12 +48,11 @@ def run(n: int, label: str) -> dict[str, Any]:
                                "random dcgan")
     counter = extractors.fidelity_classifier_class()
     seen = counter.images_seen
-    generate_started = time.perf_counter()
-    evaluate.generate(subject.generator, 100, n, seed=0)  # timed alone for the breakdown; the engine does it again
-    generate_s = time.perf_counter() - generate_started
-    started = time.perf_counter()
-    evaluation = evaluate.evaluate(subject, ["fid", "is", "kid"], n=n, registry=registry)
-    total = time.perf_counter() - started
+    with harness.timed() as generation:
+        evaluate.generate(subject.generator, 100, n, seed=0)  # timed alone for the breakdown; the engine does it again
+    with harness.timed() as evaluation_time:
+        evaluation = evaluate.evaluate(subject, ["fid", "is", "kid"], n=n, registry=registry)
+    generate_s, total = generation.time_s, evaluation_time.time_s
     return {"run": label, "n": n, "seconds": round(total, 2), "generated_per_s": round(n / total, 1),
             "generate_s": round(generate_s, 2), "classifier_images": counter.images_seen - seen,
             "cache_hit": evaluation.results[0].get("feature_cache_hit"),
@@ -68,14 +68,13 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(args.threads)
+    harness.set_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="ganzoo-bench-eval-") as home:
         os.environ["GANZOO_HOME"] = home  # an empty feature cache for the cold run
-        import_started = time.perf_counter()
-        import ganzoo_plugins.extractors as extractors
-        import torch_fidelity  # noqa: F401 - imported once up front so neither run pays for it
-
-        imports_s = time.perf_counter() - import_started
+        with harness.timed() as imports:
+            import ganzoo_plugins.extractors as extractors
+            import torch_fidelity  # noqa: F401 - imported once up front so neither run pays for it
+        imports_s = imports.time_s
         rows = [run(args.n, "cold"), run(args.n, "cached")]
         cache_files = sorted(p.name for p in extractors.feature_cache_dir().iterdir())
     report = {"threads": args.threads, "torch": torch.__version__, "imports_s": round(imports_s, 2), "runs": rows,

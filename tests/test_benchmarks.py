@@ -1,8 +1,9 @@
 """The training-speed benchmark compares like with like: its reference loop trains what ganzoo's plugins train.
 
-benchmarks/bench_training.py is a script, not a timed test; these tests check that its reference loop's inline
-losses equal ganzoo's loss plugins (so a speed ratio compares the same training), that its guards fire, and that
-the driver runs end to end on a tiny budget.
+benchmarks/bench_training.py is a script, not a timed test; it composes benchmarks/reference_gan.py (the reference
+loop) and benchmarks/training_cases.py (a case as ganzoo resolves it). These tests check that the reference loop's
+inline losses equal ganzoo's loss plugins (so a speed ratio compares the same training), that its guards fire, and
+that the driver runs end to end on a tiny budget.
 """
 
 from __future__ import annotations
@@ -11,46 +12,66 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from data_support import needs_fashion
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCH = BENCHMARKS / "bench_training.py"
+#: benchmarks/ is a folder of scripts, not a package: they import their sibling modules by name, which works
+#: because Python puts a script's folder on sys.path; loading the script here needs the same.
+SIBLINGS = ("harness", "reference_gan", "training_cases")
 
 
 @pytest.fixture(scope="module")
-def bench():
+def bench() -> Iterator[ModuleType]:
+    """benchmarks/bench_training.py loaded as the script runs: its sibling modules importable by name."""
+    sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location("bench_training", BENCH)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
+    sys.modules[spec.name] = module  # as an import registers it; removed again below
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
-        sys.modules.pop(spec.name, None)
+        for name in (spec.name, *SIBLINGS):
+            sys.modules.pop(name, None)
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def reference_gan(bench: ModuleType) -> ModuleType:
+    return bench.reference_gan
+
+
+@pytest.fixture(scope="module")
+def cases(bench: ModuleType) -> ModuleType:
+    return bench.training_cases
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
-def test_reference_losses_equal_the_loss_plugins(bench, arch):
-    cases = [(arch, loss) for loss in bench.PAPER]
-    lines = bench.check_losses(cases, "cpu")
-    assert len(lines) == len(cases)
+def test_reference_losses_equal_the_loss_plugins(reference_gan, cases, arch):
+    arch_cases = [(arch, loss) for loss in reference_gan.PAPER]
+    lines = cases.check_losses(arch_cases, "cpu")
+    assert len(lines) == len(arch_cases)
     assert all("==" in line for line in lines)
 
 
-def test_loss_check_fails_when_the_reference_differs(bench, monkeypatch):
-    monkeypatch.setitem(bench.PAPER, "wgan-gp", {**bench.PAPER["wgan-gp"], "lambda": 5.0})
+def test_loss_check_fails_when_the_reference_differs(reference_gan, cases, monkeypatch):
+    monkeypatch.setitem(reference_gan.PAPER, "wgan-gp", {**reference_gan.PAPER["wgan-gp"], "lambda": 5.0})
     with pytest.raises(SystemExit, match="reference loss differs"):
-        bench.check_losses([("mlp", "wgan-gp")], "cpu")
+        cases.check_losses([("mlp", "wgan-gp")], "cpu")
 
 
-def test_paper_settings_guard_rejects_a_changed_default(bench):
-    config, _, _ = bench.resolved_config("mlp", "wgan", "cpu")
-    bench.check_paper_settings(config, "wgan")
+def test_paper_settings_guard_rejects_a_changed_default(reference_gan, cases):
+    config, _, _ = cases.resolved_config("mlp", "wgan", "cpu")
+    reference_gan.check_paper_settings(config, "wgan")
     config.lr = 1e-4
     with pytest.raises(SystemExit, match="not comparable"):
-        bench.check_paper_settings(config, "wgan")
+        reference_gan.check_paper_settings(config, "wgan")
 
 
 @pytest.mark.slow  # ~15 s: three Python processes each import torch
