@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ganzoo.cli import listing, models, serve, train
+from ganzoo.cli.compare import compare
 from ganzoo.cli.eval import eval_
 from ganzoo.errors import DuplicateNameError, GanzooError
 from ganzoo.plugin.loading import get_registry
@@ -64,6 +65,7 @@ app.command("eval")(eval_)
 app.add_typer(models.models_app, name="models")
 app.command("sample")(models.sample)
 app.command("serve")(serve.serve)
+app.command("compare")(compare)
 
 
 def main() -> None:

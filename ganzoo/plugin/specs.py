@@ -140,6 +140,17 @@ class MetricSpec(Spec):
     kind: ClassVar[str] = "metric"
     data_kinds: tuple[str, ...] = ("images",)
 
+    def directions(self) -> dict[str, bool]:
+        """Which way is better for the values this metric declares: ``{key: higher_is_better}``, its headline first.
+
+        Read from the metric itself (built with the entry's default options, which computes nothing): its
+        ``headline`` and ``higher_is_better``, then its ``directions`` for other values. Comparisons
+        (``ganzoo compare``) rank by these; a value the metric does not list follows the headline's direction.
+        """
+        metric = self.factory(**self.options)
+        headline = str(metric.headline)
+        return {headline: bool(metric.higher_is_better), **{str(k): bool(v) for k, v in metric.directions.items()}}
+
 
 SPEC_TYPES: dict[str, type[Spec]] = {t.kind: t for t in (LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec)}
 KINDS = tuple(SPEC_TYPES)
