@@ -21,9 +21,11 @@ from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.registry import Registry
 from ganzoo.runs.checkpoint import latest_checkpoint_step
 from ganzoo.runs.config import FLAG_SOURCE, USER_SOURCES, TrainConfig, parse_sets
-from ganzoo.runs.folder import read_run
+from ganzoo.runs.folder import LOG_FILE, read_run
 from ganzoo.store import ModelStore, load_generator, validate_name
+from ganzoo.train import distributed
 from ganzoo.train.build import build_parts
+from ganzoo.train.distributed import Ranks
 from ganzoo.train.resolve import resolve_config
 from ganzoo.train.trainer import RunResult, Trainer, finished_result
 
@@ -72,26 +74,62 @@ def train(arch: str, loss: str, dataset: str = DEFAULT_DATASET, *, out: str | Pa
     registry = registry or get_registry()
     config = make_config(arch, loss, dataset, sets=sets, registry=registry, name=name,
                          register=None if register else False, **overrides)
-    run_dir = Path(out) if out is not None else default_run_dir(config)
-    if (run_dir / "config.json").exists():  # never mix two runs' logs and checkpoints in one folder
-        raise GanzooError(f"{run_dir} already holds a ganzoo run",
-                          hint=f"continue it with `ganzoo train --resume {run_dir}`, or pass another --out (or "
-                               "none: a new folder)")
-    if config.register:
-        store = store or ModelStore()  # a store that cannot even open fails now, before any training
-    trainer = make_trainer(config, registry, run_dir, progress=progress, echo=echo)  # checks every part first
-    prepare_run_dir(run_dir)
-    result = trainer.run()
-    return _register(result, config, store, registry, echo)
+    ranks = join_processes(config)
+    try:
+        if out is None and ranks.distributed and distributed.may_restart():
+            raise GanzooError("torchrun --max-restarts reruns this same command after a failure, and it must find "
+                              "its run folder again", hint="pass --out RUN_DIR (ganzoo train --nproc N does it)")
+        run_dir = ranks.broadcast(Path(out) if out is not None else default_run_dir(config))  # rank 0's choice
+        if (run_dir / "config.json").exists():
+            if distributed.restart_count() and latest_checkpoint_step(run_dir / "checkpoints") is not None:
+                ranks.barrier()  # torchrun restarted the group after a failure: continue from the last checkpoint
+                return resume(run_dir, progress=progress, echo=echo, registry=registry, store=store, ranks=ranks)
+            if not distributed.restart_count():  # never mix two runs' logs and checkpoints in one folder
+                raise GanzooError(f"{run_dir} already holds a ganzoo run",
+                                  hint=f"continue it with `ganzoo train --resume {run_dir}`, or pass another --out "
+                                       "(or none: a new folder)")
+        if config.register and ranks.is_main:
+            store = store or ModelStore()  # a store that cannot even open fails now, before any training
+        trainer = make_trainer(config, registry, run_dir, progress=progress, echo=echo, ranks=ranks)  # checks all
+        ranks.barrier()  # every rank has checked the folder before rank 0 writes to it
+        if ranks.is_main:
+            prepare_run_dir(run_dir)
+            if distributed.restart_count():  # restarted before its first checkpoint: the run starts over
+                (run_dir / LOG_FILE).unlink(missing_ok=True)
+        result = trainer.run()
+        return _register(result, config, store, registry, echo) if ranks.is_main else result
+    finally:
+        ranks.close()
+
+
+def join_processes(config: TrainConfig, ranks: Ranks | None = None) -> Ranks:
+    """Join torchrun's process group when torchrun started this process (else: a world of one), recording in
+    ``config`` the number of processes and this rank's device (GPU LOCAL_RANK on CUDA)."""
+    if ranks is None:
+        ranks, device = distributed.start(config.device)
+        if device != config.device:
+            config.device, config.sources["device"] = device, f"torchrun: rank {ranks.rank}'s device"
+    if ranks.distributed:
+        config.world_size, config.sources["world_size"] = ranks.world_size, "torchrun (WORLD_SIZE)"
+        config.validate()
+    return ranks
 
 
 def make_trainer(config: TrainConfig, registry: Registry, run_dir: Path, *, progress: bool = True,
-                 echo: Callable[[str], None] = print) -> Trainer:
+                 echo: Callable[[str], None] = print, ranks: Ranks | None = None) -> Trainer:
     """A :class:`Trainer` for ``config`` with its parts built through ``registry`` and, for ``--eval-every``, its
-    evaluator (every part is checked here, before anything is trained)."""
-    parts = build_parts(config, registry)
-    evaluator = TrainingEvaluator(config, registry, parts.data, parts.device) if config.eval_every else None
-    return Trainer(config, parts, run_dir, evaluator=evaluator, progress=progress, echo=echo)
+    evaluator (every part is checked here, before anything is trained). ``ranks``: the processes training it
+    together (:func:`join_processes`); only rank 0 evaluates, prints and shows progress."""
+    ranks = ranks or Ranks()
+    parts = build_parts(config, registry, ranks)
+    main = ranks.is_main
+    evaluator = TrainingEvaluator(config, registry, parts.data, parts.device) if config.eval_every and main else None
+    return Trainer(config, parts, run_dir, evaluator=evaluator, progress=progress and main,
+                   echo=echo if main else _silent)
+
+
+def _silent(_: str) -> None:
+    """What a rank other than 0 prints."""
 
 
 def prepare_run_dir(run_dir: Path) -> None:
@@ -114,7 +152,7 @@ RESUME_MAY_CHANGE = ("steps", "device")
 
 def resume(run_dir: str | Path, *, steps: int | None = None, device: str | None = None, progress: bool = True,
            echo: Callable[[str], None] = print, registry: Registry | None = None, store: ModelStore | None = None,
-           ) -> RunResult:
+           ranks: Ranks | None = None) -> RunResult:
     """Continue ``run_dir`` from its newest checkpoint to its number of steps (or ``steps``, to extend it), then
     store its model under the name it was started with (unless it was started with ``register=False``).
 
@@ -132,15 +170,30 @@ def resume(run_dir: str | Path, *, steps: int | None = None, device: str | None 
         config = _extended(config, steps, at, run_dir)
     if device is not None:
         config.device, config.sources["device"] = device, FLAG_SOURCE
-    if config.register:
-        store = store or ModelStore()
-    if at >= config.steps:
-        echo(f"run {run_dir} is finished ({at} of {config.steps} steps): nothing to train"
-             + (" (--steps N extends it)" if steps is None else ""))
-        result = finished_result(run_dir)
-    else:
-        result = make_trainer(config, registry, run_dir, progress=progress, echo=echo).restore().run()
-    return _register(result, config, store, registry, echo)
+    trained_by, owned = config.world_size, ranks is None
+    ranks = join_processes(config, ranks)
+    try:
+        if ranks.world_size != trained_by:
+            raise GanzooError(
+                f"run {run_dir} was trained by {trained_by} process(es) (global batch {config.batch_size} = "
+                f"{trained_by} x {config.batch_size // trained_by}); this is {ranks.world_size}: its data shards and "
+                "random-number states are those of its own number of processes",
+                hint=(f"resume it with {trained_by}: `ganzoo train --nproc {trained_by} --resume {run_dir}` (or "
+                      f"torchrun --nproc-per-node {trained_by} -m ganzoo train --resume {run_dir})") if trained_by > 1
+                else f"resume it in one process: `ganzoo train --resume {run_dir}`")
+        if config.register and ranks.is_main:
+            store = store or ModelStore()
+        if at >= config.steps:
+            (echo if ranks.is_main else _silent)(
+                f"run {run_dir} is finished ({at} of {config.steps} steps): nothing to train"
+                + (" (--steps N extends it)" if steps is None else ""))
+            result = finished_result(run_dir)
+        else:
+            result = make_trainer(config, registry, run_dir, progress=progress, echo=echo, ranks=ranks).restore().run()
+        return _register(result, config, store, registry, echo) if ranks.is_main else result
+    finally:
+        if owned:
+            ranks.close()
 
 
 def _extended(config: TrainConfig, steps: int, at: int, run_dir: Path) -> TrainConfig:

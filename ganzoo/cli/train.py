@@ -47,6 +47,8 @@ def train(arch: str | None, loss: str | None, dataset: str | None, steps: int | 
         result = api.train(arch, loss, dataset or api.DEFAULT_DATASET, out=out, sets=set_, progress=not quiet,
                            registry=registry, steps=steps, device=device, echo=typer.echo,
                            **{**settings, "register": settings.get("register") is not False})
+    if result.rank:  # torchrun's other ranks: rank 0 reports
+        raise typer.Exit(130 if result.interrupted else 0)
     status = "interrupted: checkpoint saved" if result.interrupted else "done"
     last = result.last
     typer.echo(f"{status} at step {result.step}: " + ", ".join(

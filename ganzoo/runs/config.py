@@ -71,6 +71,11 @@ class TrainConfig:
                                help="model-store name [default: ARCH-LOSS-DATASET]")
     register: bool = setting(RUN, True, flag="--register/--no-register", flag_type=bool,
                              help="store the finished model (ganzoo models) [default: register]")
+    sync_batchnorm: bool = setting(RUN, False, flag="--sync-batchnorm/--no-sync-batchnorm", flag_type=bool,
+                                   help="data-parallel runs: batch norm statistics over every rank's batch "
+                                        "(SyncBatchNorm, CUDA) instead of each rank's own [default: per rank]")
+    world_size: int = setting(RECORD, 1, help="processes training the run together (torchrun's WORLD_SIZE); "
+                                              "batch_size is their global batch")
     loss_options: dict[str, Any] = setting(RECORD, {})
     arch_options: dict[str, Any] = setting(RECORD, {})
     dataset_options: dict[str, Any] = setting(RECORD, {})
@@ -85,7 +90,7 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        for key in ("steps", "batch_size", "n_critic", "latent_dim", "keep_checkpoints", "n_samples"):
+        for key in ("steps", "batch_size", "n_critic", "latent_dim", "keep_checkpoints", "n_samples", "world_size"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
@@ -98,8 +103,12 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be a whole number >= 0 (0: off / automatic), got {value!r}")
         if self.name is not None and not isinstance(self.name, str):
             raise ConfigError(f"name must be a model name, got {self.name!r}", hint="e.g. --name my-ring")
-        if not isinstance(self.register, bool):
-            raise ConfigError(f"register must be true or false, got {self.register!r}")
+        for key in ("register", "sync_batchnorm"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
+        if self.batch_size % self.world_size:
+            raise ConfigError(f"batch size {self.batch_size} does not split over {self.world_size} processes",
+                              hint=f"--batch-size is the global batch: pass a multiple of {self.world_size}")
         if self.eval_metric is not None and not isinstance(self.eval_metric, str):
             raise ConfigError(f"eval_metric must be a metric name, got {self.eval_metric!r}",
                               hint="`ganzoo list --kind metric` shows them")

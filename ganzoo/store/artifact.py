@@ -73,7 +73,7 @@ def from_run(run_dir: str | Path, registry: Registry) -> tuple[dict[str, Any], d
         "plugins": {kind: plugin_info(registry, kind, getattr(train_config, kind)) for kind in PLUGIN_KINDS},
         "training": {"steps": step, "wall_time_s": round(float(state.get("elapsed", 0.0)), 3),
                      "device": run.get("device"), "final": records[-1] if records else {},
-                     "notes": list(train_config.notes)},
+                     "notes": list(train_config.notes), "processes": run.get("processes")},
         "ganzoo_version": run.get("ganzoo_version", __version__),
         "torch_version": run.get("torch_version", torch.__version__),
         "source_run": str(run_dir.resolve()),

@@ -144,6 +144,7 @@ def _training(config: Mapping[str, Any]) -> str:
              f"- **Steps**: {_steps_trained(config)} generator steps, {tc.get('n_critic')} critic "
              "step(s) each",
              f"- **Device**: {training.get('device', '?')}",
+             *_processes(tc, training),
              f"- **Wall time**: {_duration(training.get('wall_time_s'))}", ""]
     lines += ["| hyperparameter | value | set by |", "|---|---|---|"]
     for key in HYPERPARAMETERS:
@@ -163,12 +164,26 @@ def _training(config: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _processes(tc: Mapping[str, Any], training: Mapping[str, Any]) -> list[str]:
+    """The data-parallel line of a model trained by several processes (torchrun); none for one process."""
+    processes = training.get("processes") or {}
+    world = int(processes.get("world_size", tc.get("world_size", 1)))
+    if world <= 1:
+        return []
+    batch = int(processes.get("global_batch", tc["batch_size"]))
+    return [f"- **Processes**: {world}, data-parallel ({processes.get('backend') or 'torchrun'}): global batch "
+            f"{batch} = {world} x {batch // world} per process; batch norm "
+            f"{processes.get('batchnorm', 'not recorded')}"]
+
+
 def train_command(config: Mapping[str, Any]) -> str:
     """The ``ganzoo train`` command that repeats a stored model's run: its names, steps, seed and device, and a
     ``--set`` for every other value the user chose (flag or ``--set``); defaults are left to the plugins."""
     tc = config["train_config"]
     device = (config.get("training") or {}).get("device") or tc.get("device", "auto")
-    words = ["ganzoo", "train", tc["arch"], tc["loss"], "--dataset", tc["dataset"], "--steps", str(tc["steps"]),
+    world = int(tc.get("world_size", 1))
+    words = ["ganzoo", "train", *(["--nproc", str(world)] if world > 1 else []), tc["arch"], tc["loss"],
+             "--dataset", tc["dataset"], "--steps", str(tc["steps"]),
              "--seed", str(tc["seed"]), "--device", str(device)]
     for key, source in sorted((tc.get("sources") or {}).items()):
         if source not in USER_SOURCES or key in ("steps", "seed", "device", "name", "register"):

@@ -3,7 +3,7 @@ lr schedules, on the run's device. The trainer receives them built (:class:`Part
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -14,6 +14,7 @@ from ganzoo.plugin.loss import GANLoss
 from ganzoo.plugin.registry import Registry
 from ganzoo.runs.config import USER_SOURCES, TrainConfig
 from ganzoo.runs.device import select_device
+from ganzoo.train.distributed import Ranks, check_sync_batchnorm
 
 
 def has_batchnorm(module: nn.Module) -> bool:
@@ -53,16 +54,23 @@ class Parts:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     schedulers: list[torch.optim.lr_scheduler.LambdaLR]
+    #: The processes training this run together (torchrun); one by default.
+    ranks: Ranks = field(default_factory=Ranks)
 
 
-def build_parts(config: TrainConfig, registry: Registry) -> Parts:
+def build_parts(config: TrainConfig, registry: Registry, ranks: Ranks | None = None) -> Parts:
     """Build everything a run needs on its device (``config.device``); the config is completed first (a loss's
-    critic requirement, recorded in its sources and notes)."""
+    critic requirement, recorded in its sources and notes). With ``ranks`` of several processes and
+    ``config.sync_batchnorm``, batch norm layers become SyncBatchNorm (same parameters and state-dict keys)."""
+    ranks = ranks or Ranks()
     device = select_device(config.device)
+    check_sync_batchnorm(config.sync_batchnorm, str(device), ranks)
     loss, data, generator, critic = build_components(config, registry, device)
+    if config.sync_batchnorm and ranks.distributed:
+        generator, critic = (nn.SyncBatchNorm.convert_sync_batchnorm(net) for net in (generator, critic))
     opt_g, opt_d = make_optimizer(config, generator.parameters()), make_optimizer(config, critic.parameters())
     return Parts(loss, data, generator, critic, device, opt_g, opt_d,
-                 [make_scheduler(config, opt) for opt in (opt_g, opt_d)])
+                 [make_scheduler(config, opt) for opt in (opt_g, opt_d)], ranks)
 
 
 def build_components(config: TrainConfig, registry: Registry, device: torch.device

@@ -6,12 +6,17 @@ whole critic objective (objective + penalty) and ONE optimizer step followed by 
 
 A run directory holds ``config.json``, ``metrics.jsonl`` (one line per generator step, flushed as it goes),
 ``samples/step_NNNNNNN.png`` from fixed noise, ``curves.png`` and ``checkpoints/``.
+
+Data-parallel (torchrun, :mod:`ganzoo.train.distributed`): every rank runs this loop on its rows of each global
+batch, through DDP-wrapped networks; only rank 0 writes the run folder; the logged values are the means over the
+ranks (so they are the global batch's); a stop request takes effect at the next flush, on every rank together.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import threading
 import time
@@ -32,6 +37,7 @@ from ganzoo.runs.files import atomic_write_bytes
 from ganzoo.runs.folder import LOG_FILE, read_metrics, read_run, write_run_config
 from ganzoo.runs.plots import save_curves, save_samples
 from ganzoo.train.build import Parts
+from ganzoo.train.distributed import batchnorm_mode
 
 LOGGED = ("critic_loss", "generator_loss", "w_estimate", "penalty", "grad_norm")
 FLUSH_EVERY = 10  # steps between host syncs for logging
@@ -48,6 +54,7 @@ class RunResult:
     checkpoint: Path | None = None
     notes: list[str] = field(default_factory=list)
     record: Any = None  # the ModelRecord when the finished run was registered in the model store
+    rank: int = 0  # which of the processes training the run together returned this (0: the one that wrote it)
 
 
 class _StopFlag:
@@ -90,6 +97,10 @@ class Trainer:
         self.loss, self.data = parts.loss, parts.data
         self.generator, self.critic = parts.generator, parts.critic
         self.opt_g, self.opt_d, self.schedulers = parts.opt_g, parts.opt_d, parts.schedulers
+        # what the two players train through: DDP-wrapped when several processes train together, else themselves
+        self.ranks = parts.ranks
+        self.train_generator = self.ranks.wrap(self.generator, self.device)
+        self.train_critic = self.ranks.wrap(self.critic, self.device)
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         picture_rng = torch.Generator(device=self.device).manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, config.latent_dim, generator=picture_rng, device=self.device)
@@ -97,13 +108,15 @@ class Trainer:
         # Losses draw their own randomness (e.g. the penalty's eps) from torch's global RNG; the trainer keeps that
         # stream as its own state so that two trainers in one process do not disturb each other's results.
         self.global_rng = _GlobalRNG(self.device)
+        if self.ranks.rank:  # every rank its own draws; rank 0 keeps the stream a single process has
+            self.global_rng.seed(self.ranks.stream_seed(config.seed))
         self.step = 0
         self.elapsed = 0.0
         self.records: list[dict[str, Any]] = []
         #: Names this run folder for good (kept on resume): the model store stores a run's model once.
         self.run_id = uuid.uuid4().hex
         # --eval-every K: a metric plugin scores the generator every K steps; its values join that step's record
-        self.evaluator = evaluator if config.eval_every else None
+        self.evaluator = evaluator if config.eval_every and self.ranks.is_main else None  # rank 0 evaluates
 
     # --- state ------------------------------------------------------------------------------------------------
 
@@ -113,6 +126,8 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "schedulers": [{"last_epoch": s.last_epoch} for s in self.schedulers],
             "rng_global": self.global_rng.state, "rng_train": self.rng.get_state(),
+            **({"rng_global_ranks": self.ranks.gather_states(self.global_rng.state)} if self.ranks.distributed
+               else {}),
             "data": self.data.state_dict(), "fixed_z": self.fixed_z, "elapsed": self.elapsed,
         }
 
@@ -123,15 +138,20 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         for scheduler, saved in zip(self.schedulers, state["schedulers"], strict=True):
             scheduler.last_epoch = int(saved["last_epoch"])
-        self.global_rng.state = state["rng_global"]
+        self.global_rng.state = state["rng_global_ranks"][self.ranks.rank] if self.ranks.distributed \
+            else state["rng_global"]
         self.rng.set_state(state["rng_train"])
         self.data.load_state_dict(state["data"])
         self.fixed_z = state["fixed_z"].to(self.device)
         self.elapsed = float(state["elapsed"])
 
     def checkpoint(self) -> Path:
-        return save_checkpoint(self.run_dir / "checkpoints", self.step, self.state_dict(),
-                               keep=self.config.keep_checkpoints)
+        """Write a checkpoint (rank 0; every rank takes part: buffers and random-number states are gathered)."""
+        self.ranks.sync_buffers(self.generator, self.critic)
+        state = self.state_dict()
+        if not self.ranks.is_main:
+            return self.run_dir / "checkpoints" / f"step_{self.step:07d}.safetensors"
+        return save_checkpoint(self.run_dir / "checkpoints", self.step, state, keep=self.config.keep_checkpoints)
 
     def restore(self) -> Trainer:
         """Continue this run folder from its newest checkpoint (weights, optimizers, RNGs, data order, run id); the
@@ -145,18 +165,19 @@ class Trainer:
         self.step, state = load_checkpoint(self.run_dir / "checkpoints")
         self.load_state_dict(state)
         self.records = read_metrics(self.run_dir / LOG_FILE, upto=self.step)
-        atomic_write_bytes(self.run_dir / LOG_FILE, "".join(json.dumps(r) + "\n" for r in self.records).encode())
+        if self.ranks.is_main:
+            atomic_write_bytes(self.run_dir / LOG_FILE, "".join(json.dumps(r) + "\n" for r in self.records).encode())
         return self
 
     # --- the loop ---------------------------------------------------------------------------------------------
 
     def _critic_step(self) -> tuple[Tensor, ...]:
-        cfg = self.config
-        real = self.data.batch(cfg.batch_size, self.rng)
-        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device)
+        cfg = self.config  # every rank draws the global batch and keeps its rows: one data order, disjoint shards
+        real = self.ranks.local(self.data.batch(cfg.batch_size, self.rng))
+        z = self.ranks.local(torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device))
         with torch.no_grad():
             fake = self.generator(z)
-        step = self.loss.critic_loss(self.critic, real, fake)
+        step = self.loss.critic_loss(self.train_critic, real, fake)
         self.opt_d.zero_grad(set_to_none=True)
         step.loss.backward()
         self.opt_d.step()
@@ -167,10 +188,10 @@ class Trainer:
 
     def _generator_step(self) -> Tensor:
         cfg = self.config
-        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device)
+        z = self.ranks.local(torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device))
         self.critic.requires_grad_(False)  # the generator step needs no critic parameter gradients
         try:
-            loss = self.loss.generator_loss(self.critic, self.generator(z))
+            loss = self.loss.generator_loss(self.critic, self.train_generator(z))
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
@@ -213,17 +234,20 @@ class Trainer:
 
     def _run(self) -> RunResult:
         cfg = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_config()
-        for note in cfg.notes:
-            self.echo(f"note: {note}")
+        main = self.ranks.is_main  # only rank 0 writes the run folder and prints
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._write_config()
+            for note in cfg.notes:
+                self.echo(f"note: {note}")
         self.generator.train()
         self.critic.train()
         pending: list[tuple[int, float, Tensor, dict[str, float]]] = []  # step, time, losses, evaluation
-        interrupted = False
-        bar = _progress_bar(cfg.steps, self.step, self.progress)
+        interrupted = stopping = False
+        bar = _progress_bar(cfg.steps, self.step, self.progress and main)
         start = time.perf_counter() - self.elapsed
-        with _StopFlag() as stop, open(self.run_dir / LOG_FILE, "a", encoding="utf-8") as log:
+        log_path = self.run_dir / LOG_FILE if main else os.devnull
+        with _StopFlag() as stop, open(log_path, "a", encoding="utf-8") as log:
             try:
                 if self.evaluator is not None and self.step == 0:  # the untrained baseline, as step 0
                     scores, seconds = self._timed_evaluation()
@@ -238,14 +262,16 @@ class Trainer:
                     self.elapsed = time.perf_counter() - start
                     pending.append((self.step, self.elapsed, values, scores))
                     boundary = self.step % cfg.sample_every == 0 or self.step % cfg.checkpoint_every == 0
-                    if len(pending) >= FLUSH_EVERY or boundary or self.step == cfg.steps or stop.requested:
-                        self._flush(pending, log, bar)
+                    # several ranks flush at the same steps (a collective); one alone also flushes when asked to stop
+                    asked = stop.requested and not self.ranks.distributed
+                    if len(pending) >= FLUSH_EVERY or boundary or self.step == cfg.steps or asked:
+                        stopping = self._flush(pending, log, bar, stop.requested)
                         pending = []
                     if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
                         self.save_samples()
                     if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
                         self.checkpoint()
-                    if stop.requested:
+                    if stopping:
                         interrupted = True
                         break
             finally:
@@ -263,8 +289,11 @@ class Trainer:
         log.flush()
         self.records.append(record)
 
-    def _flush(self, pending: list[tuple[int, float, Tensor, dict[str, float]]], log: Any, bar: Any) -> None:
-        values = torch.stack([v for _, _, v, _ in pending]).cpu().tolist()
+    def _flush(self, pending: list[tuple[int, float, Tensor, dict[str, float]]], log: Any, bar: Any,
+               stop: bool) -> bool:
+        """Log the pending steps (their values averaged over the ranks); returns whether any rank asked to stop."""
+        values, stop = self.ranks.mean_and_any(torch.stack([v for _, _, v, _ in pending]), stop)
+        values = values.cpu().tolist()
         for (step, elapsed, _, scores), row in zip(pending, values, strict=False):
             record: dict[str, Any] = {"step": step, "time": round(elapsed, 4)}
             record.update({k: (None if math.isnan(v) else v) for k, v in zip(LOGGED, row, strict=False)})
@@ -280,8 +309,11 @@ class Trainer:
             self.checkpoint()
             raise GanzooError(f"training diverged at step {last['step']}: a loss is not finite ({last})",
                               hint="lower the learning rate (--lr) or check the data; the last checkpoint is kept")
+        return stop
 
-    def save_samples(self) -> Path:
+    def save_samples(self) -> Path | None:
+        if not self.ranks.is_main:
+            return None
         self.generator.eval()
         with torch.no_grad():
             fake = self.generator(self.fixed_z)
@@ -291,16 +323,22 @@ class Trainer:
         return save_samples(fake, self.real_for_plots, self.data.kind, path, title)
 
     def _write_config(self) -> None:
-        write_run_config(self.run_dir, self.config, run_id=self.run_id, ganzoo_version=__version__,
-                         torch_version=torch.__version__, device=str(self.device), data=self.data.describe())
+        cfg, ranks = self.config, self.ranks
+        processes = {"world_size": ranks.world_size, "global_batch": cfg.batch_size,
+                     "per_rank_batch": cfg.batch_size // ranks.world_size, "backend": ranks.backend,
+                     "batchnorm": batchnorm_mode(self.generator, self.critic, cfg.sync_batchnorm, ranks.world_size)}
+        write_run_config(self.run_dir, cfg, run_id=self.run_id, ganzoo_version=__version__,
+                         torch_version=torch.__version__, device=str(self.device), data=self.data.describe(),
+                         processes=processes)
 
     def _finish(self, interrupted: bool) -> RunResult:
         checkpoint = self.checkpoint()
         samples = self.save_samples()
         curves = save_curves(self.records, self.run_dir / "curves.png",
-                             f"{self.config.arch} + {self.config.loss} on {self.config.dataset}")
+                             f"{self.config.arch} + {self.config.loss} on {self.config.dataset}") \
+            if self.ranks.is_main else None
         return RunResult(self.run_dir, self.step, interrupted, self.records[-1] if self.records else {},
-                         samples, curves, checkpoint, list(self.config.notes))
+                         samples, curves, checkpoint, list(self.config.notes), rank=self.ranks.rank)
 
 
 def finished_result(run_dir: str | Path) -> RunResult:
@@ -333,6 +371,11 @@ class _GlobalRNG:
         torch.set_rng_state(state[:n])
         if self.cuda:
             torch.cuda.set_rng_state(state[n:], self.index)
+
+    def seed(self, seed: int) -> None:
+        """Start this stream afresh from ``seed`` (as ``torch.manual_seed`` would), leaving torch's own alone."""
+        with self:
+            torch.manual_seed(seed)
 
     def __enter__(self) -> None:
         self._outside = self._read()

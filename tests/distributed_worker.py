@@ -1,0 +1,63 @@
+"""What each rank runs in tests/test_distributed.py's exactness test, started by torchrun (gloo, CPU).
+
+``python -m torch.distributed.run --nproc-per-node 2 --standalone tests/distributed_worker.py OUT``: in ONE process
+group, for each loss of the registry, every rank builds the run exactly as ``ganzoo train`` would (global batch 64,
+so 32 per rank), makes one generator step with its n_critic critic steps through the DDP-wrapped networks, and
+writes its parameters and the penalty's eps it drew to ``OUT/<loss>/rank<R>.pt``. The test then makes the same
+step in one process with batch 64 on the same real samples, noise and eps, and compares.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import ganzoo_plugins.losses as builtin_losses
+import torch
+
+from ganzoo import api
+from ganzoo.plugin.loading import get_registry
+from ganzoo.train import distributed
+
+BATCH = 64
+DRAW_EPS = builtin_losses.per_sample_uniform
+SETS = {"arch.hidden": 16, "arch.layers": 2}
+
+
+def config_for(loss: str):
+    return api.make_config("mlp", loss, "gaussians8", sets=SETS, batch_size=BATCH, steps=1, device="cpu",
+                           register=False)
+
+
+def record_eps(drawn: list[torch.Tensor]):
+    """The penalty's eps ~ U[0, 1] per sample, as the built-in loss draws it, kept in ``drawn``."""
+    def recording(batch: torch.Tensor) -> torch.Tensor:
+        eps = DRAW_EPS(batch)
+        drawn.append(eps.clone())
+        return eps
+
+    return recording
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    ranks, _ = distributed.start("cpu")
+    registry = get_registry()
+    try:
+        for spec in registry.entries("loss"):
+            config = config_for(spec.name)
+            api.join_processes(config, ranks)
+            trainer = api.make_trainer(config, registry, out / spec.name, progress=False, ranks=ranks)
+            drawn: list[torch.Tensor] = []
+            builtin_losses.per_sample_uniform = record_eps(drawn)
+            trainer.train_step()
+            (out / spec.name).mkdir(parents=True, exist_ok=True)
+            torch.save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict(),
+                        "eps": drawn, "world_size": config.world_size},
+                       out / spec.name / f"rank{ranks.rank}.pt")
+    finally:
+        ranks.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
