@@ -12,6 +12,7 @@ from ganzoo.sweep.outcome import FAILED, TrialOutcome
 
 LOSSES = ("wgan-gp", "non-saturating")
 SEEDS = (0, 1)
+REFS = [f"{loss}-s{seed}:1" for loss in LOSSES for seed in SEEDS]
 
 
 def quiet(_: str) -> None:

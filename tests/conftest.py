@@ -54,3 +54,12 @@ def tiny_image_run(tmp_path_factory: pytest.TempPathFactory):
     """A finished 2-step image run (dcgan width 8 + wgan-gp on digits, 28x28), not registered."""
     return _tiny_run(tmp_path_factory, "dcgan", "digits", width=8)
 
+
+
+@pytest.fixture(scope="session")
+def compare_models(tmp_path_factory: pytest.TempPathFactory):
+    """(store, {ref: run folder}): two losses x two seeds of tiny scored mlp models on gaussians8, for the comparison
+    tests and the sampling page's Compare tab (tests/compare_support.py)."""
+    from compare_support import make_models
+
+    return make_models(tmp_path_factory.mktemp("compare"))

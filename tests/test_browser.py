@@ -1,7 +1,8 @@
 """A real browser on the sampling page: headless Debian Chromium, driven by Playwright, against `ganzoo serve`.
 
 The server is the real command in a subprocess (free port, a store made by tiny training runs). The test opens the
-page, picks a model, clicks Generate, waits for the image and saves a screenshot. It needs /usr/bin/chromium
+page, picks a model, clicks Generate, waits for the image and saves a screenshot; then compares two scored models
+in the Compare tab and waits for its table and pictures. It needs /usr/bin/chromium
 (`bash scripts/setup.sh` as root installs Debian's `chromium`; `playwright install` cannot download a browser
 offline). In CI a missing browser fails the test; elsewhere it is skipped with that reason.
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from serve_support import make_store, serve_command
+
+from ganzoo.api import evaluate_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,7 +41,10 @@ def page_url(tmp_path_factory):
     """`ganzoo serve` on a free port over a fresh store, as a user starts it; stopped with SIGTERM afterwards."""
     require_chromium()
     root = tmp_path_factory.mktemp("browser")
-    with serve_command(make_store(root), root) as url:
+    store = make_store(root)
+    for ref in ("toy", "toy-bare"):  # scored, so that the Compare tab has a metric to compare them on
+        evaluate_model(ref, ["w1"], n=100, store=store)
+    with serve_command(store, root) as url:
         yield url
 
 
@@ -73,6 +79,19 @@ def test_pick_a_model_generate_and_see_the_image(page_url, tmp_path):
 
             page.get_by_role("tab", name="Model card").click()  # picking the model also loaded its card
             page.locator("#card").get_by_text("digits:1").first.wait_for(timeout=60_000)
+
+            page.get_by_role("tab", name="Compare").click()  # two scored models: the table and the three pictures
+            chooser = page.locator("#compare-models input")
+            for ref in ("toy:1", "toy-bare:1"):
+                chooser.click()
+                page.get_by_role("option", name=re.compile(rf"^{ref}: mlp \+ wgan-gp")).click()
+            page.locator("#compare-run").click()
+            page.locator("#compare-table").get_by_text("mlp on gaussians8: w1, lower is better").wait_for(
+                timeout=120_000)
+            for picture in ("#compare-distribution", "#compare-curves", "#compare-samples"):
+                page.wait_for_function(f"() => {{ const i = document.querySelector('{picture} img');"
+                                       " return i !== null && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "compare-tab.png"), full_page=True)
         finally:
             browser.close()
     assert elsewhere == [], f"the page asked other hosts for: {elsewhere}"

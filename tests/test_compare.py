@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from compare_support import LOSSES, SEEDS, as_sweep, make_models
+from compare_support import LOSSES, REFS, SEEDS, as_sweep
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -22,12 +22,11 @@ from ganzoo.errors import GanzooError
 from ganzoo.plugin.loading import get_registry
 
 runner = CliRunner()
-REFS = [f"{loss}-s{seed}:1" for loss in LOSSES for seed in SEEDS]
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return make_models(tmp_path_factory.mktemp("compare"))
+@pytest.fixture
+def models(compare_models):
+    return compare_models
 
 
 @pytest.fixture

@@ -19,17 +19,19 @@ from typing import Any
 
 from ganzoo.errors import GanzooError
 from ganzoo.serve import distances, validation
+from ganzoo.serve.compare_tab import add_compare_tab
 from ganzoo.serve.offline import import_gradio
 from ganzoo.serve.service import DEFAULT_CACHE_SIZE, SamplingService, is_toy
 from ganzoo.store import ModelStore
 
 DEFAULT_HOST, DEFAULT_PORT = validation.DEFAULT_HOST, validation.DEFAULT_PORT
 DEFAULT_MAX_QUEUE, DEFAULT_CONCURRENCY = validation.DEFAULT_MAX_QUEUE, validation.DEFAULT_CONCURRENCY
-ENDPOINTS = ("generate", "interpolate", "model_info", "curves", "critic_surface", "distances", "list_models")
+ENDPOINTS = ("generate", "interpolate", "model_info", "curves", "critic_surface", "distances", "list_models",
+             "compare")
 COMPUTE = "compute"  # the concurrency group of every event that runs a network or draws a figure
 #: Small pictures (a 28x28 grid is 242 pixels wide) are shown enlarged with sharp pixels; files keep their size.
 CSS = """
-#samples img, #strip img, #curves img, #surface img { height: 100%; width: auto; max-width: 100%;
+#samples img, #strip img, #curves img, #surface img, #compare-samples img { height: 100%; width: auto; max-width: 100%;
     object-fit: contain; image-rendering: pixelated; }
 """
 
@@ -145,6 +147,7 @@ def build_app(store: ModelStore | None = None, *, service: SamplingService | Non
                                   label="theta", elem_id="theta")
                 distance_plot = gr.Image(label="W, JS, KL and TV against theta", elem_id="distance-plot", **picture)
                 distance_values = gr.JSON(label="Values and gradients at theta", elem_id="distance-values")
+            compare_pickers, compare_inputs = add_compare_tab(gr, service, guard, compute, picture)
         with gr.Accordion("Every stored model", open=False):
             catalogue = gr.JSON(label="list_models", elem_id="catalogue")
 
@@ -159,8 +162,10 @@ def build_app(store: ModelStore | None = None, *, service: SamplingService | Non
             toy_visibility, info, [toy_controls, not_toy], preprocess=False, api_visibility="private")
         model.change(guard(service.curves), model, curves, api_name="curves", **compute)
         refresh.click(guard(service.list_models), None, catalogue, api_name="list_models").then(
-            picker, model, model, preprocess=False, api_visibility="private")
+            picker, model, model, preprocess=False, api_visibility="private").then(
+            compare_pickers, None, compare_inputs, api_visibility="private")
         demo.load(picker, None, model, api_visibility="private")
+        demo.load(compare_pickers, None, compare_inputs, api_visibility="private")
         demo.load(guard(service.distances), theta, [distance_plot, distance_values], api_visibility="private",
                   **compute)
     demo.queue(max_size=max_queue, default_concurrency_limit=concurrency)

@@ -146,6 +146,10 @@ class SamplingService:
                     pass
         return self.workdir / f"{stem}-{uuid.uuid4().hex[:12]}{suffix}"
 
+    def output(self, stem: str, suffix: str) -> Path:
+        """A fresh file name in the page's work folder (for actions defined outside this class: the Compare tab)."""
+        return self._output(stem, suffix)
+
     def real_points(self, generator: Any) -> np.ndarray:
         """Real points of a 2-D model's data set (1,000, fixed seed), cached per model; empty if unavailable."""
         from ganzoo.store.sampling import real_points_of
