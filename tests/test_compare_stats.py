@@ -164,6 +164,19 @@ def test_what_cannot_be_compared_is_refused_clearly():
         compare(values("a", [1.0], metric="sharpness"), registry=registry)
 
 
+def test_the_trials_table_shows_the_settings_that_vary():
+    from dataclasses import replace
+
+    from ganzoo.compare.report import trials_markdown
+
+    trials = [replace(o, settings={"lr": lr, "batch_size": 64})
+              for o, lr in zip(values("a", [1.0, 2.0]) + values("b", [3.0, 4.0]), (1e-3, 1e-4, 1e-3, 2e-4),
+                               strict=True)]
+    text = trials_markdown(compare(trials, registry=get_registry()))
+    assert "| mlp.a.s0 | mlp | a | 0 | lr=0.001 | finished | 1 |" in text
+    assert "| mlp.b.s1 | mlp | b | 1 | lr=0.0002 | finished | 4 |" in text and "batch_size" not in text
+
+
 def test_one_data_set_can_be_picked_out():
     trials = values("a", [1.0, 2.0]) + values("b", [1.0], dataset="gaussians25")
     result = compare(trials, registry=get_registry(), dataset="gaussians8")

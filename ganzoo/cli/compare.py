@@ -11,7 +11,7 @@ from ganzoo.cli.common import loaded_registry, open_store
 
 def compare(
     sources: list[str] = typer.Argument(..., help="a sweep id or folder, and/or stored models NAME[:VERSION]",
-                                        metavar="SWEEP_OR_MODELS..."),
+                                        metavar="SWEEP_OR_MODEL"),
     metric: str | None = typer.Option(None, "--metric", "-m", help="result key to compare on, e.g. fid, w1, modes "
                                       "(default: fid, else w1, else the first metric every finished trial has)"),
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="only the trials of this data set"),

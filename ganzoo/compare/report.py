@@ -91,15 +91,28 @@ def tables_markdown(comparison: Comparison) -> str:
     return "\n".join(parts)
 
 
+def varying_settings(comparison: Comparison) -> list[str]:
+    """The setting names whose values differ between trials (a search space's dimensions), sorted."""
+    keys = sorted({k for t in comparison.trials for k in t.outcome.settings})
+    return [k for k in keys if len({json.dumps(t.outcome.settings.get(k), sort_keys=True, default=str)
+                                    for t in comparison.trials}) > 1]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def trials_markdown(comparison: Comparison) -> str:
-    lines = ["| trial | arch | loss | seed | status | value | steps | wall time | model | error |",
-             "|---|---|---|---:|---|---:|---:|---:|---|---|"]
+    """Every trial, with the settings that differ between trials."""
+    varying = varying_settings(comparison)
+    lines = ["| trial | arch | loss | seed | settings | status | value | steps | wall time | model | error |",
+             "|---|---|---|---:|---|---|---:|---:|---:|---|---|"]
     for t in comparison.trials:
         o = t.outcome
         wall = "-" if o.wall_time_s is None else f"{o.wall_time_s:.1f} s"
-        error = (o.error or "").replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {o.trial_id} | {o.arch} | {o.loss} | {o.seed} | {o.status} | {number(t.value)} | {o.steps} "
-                     f"| {wall} | {o.model_ref or '-'} | {error} |")
+        settings = ", ".join(f"{k}={json.dumps(o.settings[k], default=str)}" for k in varying if k in o.settings)
+        lines.append(f"| {o.trial_id} | {o.arch} | {o.loss} | {o.seed} | {_cell(settings) or '-'} | {o.status} | "
+                     f"{number(t.value)} | {o.steps} | {wall} | {o.model_ref or '-'} | {_cell(o.error or '')} |")
     return "\n".join(lines)
 
 

@@ -125,13 +125,14 @@ def add_compare_tab(gr: Any, service: SamplingService, guard: Guard, compute: di
             metric = gr.Textbox(value="", label="Metric (empty: fid, else w1)", scale=1, elem_id="compare-metric")
             run = gr.Button("Compare", variant="primary", scale=1, elem_id="compare-run")
         table = gr.Markdown(elem_id="compare-table")
+        plot = {**picture, "show_label": False}  # the pictures carry their own titles
         with gr.Row():
             distribution = gr.Image(label="The metric per loss over the finished trials",
-                                    elem_id="compare-distribution", **picture)
+                                    elem_id="compare-distribution", **plot)
             curves = gr.Image(label="W estimate and the metric over training, every trial", elem_id="compare-curves",
-                              **picture)
+                              **plot)
         samples = gr.Image(label="The best model of each loss, samples from the same noise",
-                           elem_id="compare-samples", **picture)
+                           elem_id="compare-samples", **plot)
         summary = gr.JSON(label="comparison.json", elem_id="compare-json")
     run.click(guard(actions.compare), [sweep, models, metric], [table, distribution, curves, samples, summary],
               api_name="compare", **compute)
