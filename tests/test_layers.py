@@ -97,3 +97,16 @@ def test_the_repository_cites_no_file_outside_it() -> None:
         text = path.read_text(encoding="utf-8", errors="replace")
         found += [f"{path.relative_to(ROOT)}: {word}" for word in outside if word in text]
     assert not found, found
+
+
+def test_every_package_folder_is_listed_for_installation() -> None:
+    """pyproject.toml lists the packages by name; a subpackage missing there imports from a checkout but is left out
+    of a wheel (a user's `pip install ganzoo` would lack it)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "ganzoo").rglob("__init__.py")}
+    on_disk |= {".".join(("ganzoo_plugins", *init.parent.relative_to(ROOT / "plugins").parts))
+                for init in (ROOT / "plugins").rglob("__init__.py")}
+    on_disk = {name for name in on_disk if "__pycache__" not in name}
+    assert on_disk - listed == set(), f"add these to [tool.setuptools] packages in pyproject.toml: {on_disk - listed}"
+    assert listed - on_disk == set(), f"listed but not on disk: {listed - on_disk}"
