@@ -3,10 +3,13 @@ folder, and `ganzoo serve` started as a user starts it, in a subprocess."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -30,8 +33,21 @@ def make_store(root: Path) -> ModelStore:
     - ``digits``: dcgan (width 8) + wgan-gp on scikit-learn's digits (1 x 28 x 28 images);
     - ``toy-bare``: ``toy`` exported and re-imported without its critic weights and curves.png, so the page
       must refuse the critic surface and re-plot the curves from metrics.jsonl.
+
+    The models are trained once per test process and the store copied (its index holds paths relative to its
+    home), so every module gets its own store without training again.
     """
-    return _train_models(root)
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        template = Path(tempfile.mkdtemp(prefix="ganzoo-serve-models-"))
+        atexit.register(shutil.rmtree, template, True)
+        _train_models(template)
+        _TEMPLATE = template / "home"
+    shutil.copytree(_TEMPLATE, root / "home")
+    return ModelStore(root / "home")
+
+
+_TEMPLATE: Path | None = None
 
 
 def _train_models(root: Path) -> ModelStore:

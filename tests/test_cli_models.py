@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from safetensors import safe_open
 from typer.testing import CliRunner
 
 from ganzoo.api import train
@@ -112,6 +113,11 @@ def test_sample_writes_grids_scatters_and_reproducible_arrays(stored, tmp_path):
     assert a["samples"].shape == (6, 1, 28, 28) and str(a["ref"]) == "digits:1" and int(a["seed"]) == 3
     assert np.array_equal(a["samples"], b["samples"]) and not np.array_equal(a["samples"], c["samples"])
     assert a["samples"].min() >= -1 and a["samples"].max() <= 1
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()  # same seed, same bytes
+    ok("sample", "digits:1", "--n", "6", "--seed", "3", "--out", str(tmp_path / "a.safetensors"))
+    with safe_open(tmp_path / "a.safetensors", "np") as tensors:
+        assert np.array_equal(tensors.get_tensor("samples"), a["samples"])
+        assert json.loads(tensors.metadata()["ganzoo"]) == {"data_kind": "images", "ref": "digits:1", "seed": 3}
 
 
 @pytest.mark.parametrize("args", [

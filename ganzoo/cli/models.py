@@ -147,7 +147,8 @@ def sample(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VE
            n: int = typer.Option(64, "--n", "-n", help="number of samples"),
            seed: int = typer.Option(0, "--seed", help="noise seed: the same seed gives the same samples"),
            out: Path = typer.Option(Path("samples.png"), "--out", "-o",
-                                    help="NAME.png (grid, or a scatter for 2-D points) or NAME.npz (raw array)"),
+                                    help="NAME.png (grid, or a scatter for 2-D points), NAME.npz or "
+                                         "NAME.safetensors (raw array)"),
            device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto")) -> None:
     """Draw samples from a stored model into a picture or an array file."""
     loaded_registry()

@@ -6,6 +6,7 @@ thread-safe): training, the CLI and the sampling page's request threads all draw
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ganzoo.runs.files import atomic_write
+from ganzoo.runs.files import atomic_write, atomic_write_bytes
 
 
 def _figure(width: float, height: float) -> Any:
@@ -22,17 +23,24 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=100)
 
 
-def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
-    """Save images in [-1, 1] ([N, C, H, W]) as one PNG grid."""
+def image_grid_png(images: Tensor, nrow: int | None = None) -> bytes:
+    """Images in [-1, 1] ([N, C, H, W]) as the bytes of one PNG grid (``int(sqrt(N))`` per row, 2 px padding)."""
     from torchvision.utils import save_image
 
     images = images.detach().float().cpu().clamp(-1, 1).add(1).div(2)
     nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
-    return atomic_write(path, lambda tmp: save_image(images, tmp, nrow=nrow, padding=2, format="png"))
+    buffer = io.BytesIO()
+    save_image(images, buffer, nrow=nrow, padding=2, format="png")
+    return buffer.getvalue()
 
 
-def save_scatter(fake: Tensor, real: Tensor, path: str | Path, title: str = "") -> Path:
-    """Generated 2-D points over real ones."""
+def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
+    """Save images in [-1, 1] ([N, C, H, W]) as one PNG grid (:func:`image_grid_png`)."""
+    return atomic_write_bytes(path, image_grid_png(images, nrow))
+
+
+def scatter_png(fake: Tensor, real: Tensor, title: str = "") -> bytes:
+    """Generated 2-D points over real ones, as the bytes of a 500 x 500 PNG."""
     fig = _figure(5, 5)
     ax = fig.subplots()
     real_np, fake_np = real.detach().float().cpu().numpy(), fake.detach().float().cpu().numpy()
@@ -42,16 +50,28 @@ def save_scatter(fake: Tensor, real: Tensor, path: str | Path, title: str = "") 
     ax.legend(loc="upper right")
     ax.set_title(title)
     fig.tight_layout()
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
-def save_samples(fake: Tensor, real: Tensor | None, kind: str, path: str | Path, title: str = "") -> Path:
-    """A picture of samples: a grid for images, a scatter over ``real`` for points."""
+def save_scatter(fake: Tensor, real: Tensor, path: str | Path, title: str = "") -> Path:
+    """Generated 2-D points over real ones (:func:`scatter_png`)."""
+    return atomic_write_bytes(path, scatter_png(fake, real, title))
+
+
+def samples_png(fake: Tensor, real: Tensor | None, kind: str, title: str = "") -> bytes:
+    """The bytes of a picture of samples: a grid for images, a scatter over ``real`` for points."""
     if kind == "points":
         if real is None:
             raise ValueError("a scatter of points needs real points to draw under them")
-        return save_scatter(fake, real, path, title)
-    return save_image_grid(fake, path)
+        return scatter_png(fake, real, title)
+    return image_grid_png(fake)
+
+
+def save_samples(fake: Tensor, real: Tensor | None, kind: str, path: str | Path, title: str = "") -> Path:
+    """A picture of samples (:func:`samples_png`) written to ``path``."""
+    return atomic_write_bytes(path, samples_png(fake, real, kind, title))
 
 
 def save_curves(records: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:

@@ -1,9 +1,10 @@
-"""What the sampling page does, without the page: every action as a plain method over the model store.
+"""What the sampling page and API do, without a server: every action as a plain method over the model store.
 
 :class:`SamplingService` validates its inputs (:mod:`ganzoo.serve.validation`), resolves model references through
 :meth:`ModelStore.get` only (never a path), keeps loaded generators and critics in bounded LRU caches
-(:mod:`ganzoo.serve.cache`) and writes its pictures into a private temporary folder, returning their paths.
-:mod:`ganzoo.serve.app` wires these methods to Gradio events; tests and scripts can call them directly.
+(:mod:`ganzoo.serve.cache`), draws samples through one dynamic batcher (:mod:`ganzoo.serve.batching`) and writes
+its pictures into a private temporary folder, returning their paths. :mod:`ganzoo.serve.app` wires these methods
+to Gradio events and :mod:`ganzoo.serve.api` to HTTP routes; tests and scripts can call them directly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,10 @@ from PIL import Image
 
 from ganzoo.errors import GanzooError
 from ganzoo.plugin.data import images_to_uint8
+from ganzoo.runs.files import atomic_write_bytes
 from ganzoo.runs.noise import seeded_noise
 from ganzoo.serve import distances, figures, validation
+from ganzoo.serve.batching import Batcher
 from ganzoo.serve.cache import LRUCache
 from ganzoo.store import CARD_FILE, CRITIC_FILE, CURVES_FILE, LOG_FILE, ModelRecord, ModelStore
 
@@ -73,11 +77,14 @@ class SamplingService:
 
     ``cache_size`` generators (and as many critics) stay loaded; ``loader``/``critic_loader`` default to
     :func:`ganzoo.store.loading.load_generator` / :func:`~ganzoo.store.loading.load_critic` (tests pass wrappers).
+    Samples (the page's Generate and the API's samples route) are drawn by ``self.batcher``, a
+    :class:`~ganzoo.serve.batching.Batcher` made with ``batching`` (its keyword arguments: ``max_batch``,
+    ``max_wait_ms``, ``queue_size``, ``concurrency``).
     """
 
     def __init__(self, store: ModelStore | None = None, *, cache_size: int = DEFAULT_CACHE_SIZE,
                  device: str = "cpu", loader: Callable[..., Any] | None = None,
-                 critic_loader: Callable[..., Any] | None = None) -> None:
+                 critic_loader: Callable[..., Any] | None = None, batching: Mapping[str, Any] | None = None) -> None:
         from ganzoo.store.loading import load_critic, load_generator
 
         self.store = store if store is not None else ModelStore()
@@ -86,7 +93,8 @@ class SamplingService:
         self._load_critic = critic_loader or load_critic
         self.generators: LRUCache[Any] = LRUCache(self._generator_for, cache_size)
         self.critics: LRUCache[Any] = LRUCache(self._critic_for, cache_size)
-        self._real: dict[str, np.ndarray] = {}
+        self._real: dict[str, torch.Tensor] = {}
+        self.batcher = Batcher(self.generators.get, **dict(batching or {}))
         self.workdir = Path(tempfile.mkdtemp(prefix="ganzoo-serve-"))
         # deleted by close(), or when the service is garbage-collected or the interpreter exits
         self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, True)
@@ -107,11 +115,30 @@ class SamplingService:
     def generator(self, record: ModelRecord) -> Any:
         return self.generators.get(record.ref)
 
+    def catalogue(self) -> list[dict[str, Any]]:
+        """Every stored version as :meth:`list_models` has it, with the noise size, the sample shape, the
+        evaluation results and the card's metadata (its YAML front matter; None if the card cannot be read)."""
+        from ganzoo.store.cards import parse_front_matter
+
+        rows = []
+        for record in self.store.list():
+            try:
+                card = parse_front_matter(self.store.file(record, CARD_FILE).read_text(encoding="utf-8"))
+            except (GanzooError, OSError, ValueError):
+                card = None
+            rows.append({**self._row(record), "latent_dim": record.config.get("latent_dim"),
+                         "shape": record.config.get("shape"), "metrics": list(record.metrics), "card": card})
+        return rows
+
     def list_models(self) -> list[dict[str, Any]]:
         """Every stored version, with the label the picker shows."""
-        return [{"ref": r.ref, "label": describe(r), "name": r.name, "version": r.version, "arch": r.arch,
-                 "loss": r.loss, "dataset": r.dataset, "data_kind": r.config.get("data_kind"),
-                 "headline": r.headline, "created": r.created} for r in self.store.list()]
+        return [self._row(record) for record in self.store.list()]
+
+    @staticmethod
+    def _row(r: ModelRecord) -> dict[str, Any]:
+        return {"ref": r.ref, "label": describe(r), "name": r.name, "version": r.version, "arch": r.arch,
+                "loss": r.loss, "dataset": r.dataset, "data_kind": r.config.get("data_kind"),
+                "headline": r.headline, "created": r.created}
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, ref) pairs for the model picker."""
@@ -150,27 +177,43 @@ class SamplingService:
         """A fresh file name in the page's work folder (for actions defined outside this class: the Compare tab)."""
         return self._output(stem, suffix)
 
-    def real_points(self, generator: Any) -> np.ndarray:
+    def real_points(self, generator: Any) -> torch.Tensor:
         """Real points of a 2-D model's data set (1,000, fixed seed), cached per model; empty if unavailable."""
         from ganzoo.store.sampling import real_points_of
 
         ref = generator.record.ref
         if ref not in self._real:
-            self._real[ref] = real_points_of(generator).numpy()
+            self._real[ref] = real_points_of(generator)
         return self._real[ref]
 
-    def generate(self, model: Any, seed: Any = 0, n: Any = 64) -> Path:
-        """A PNG of ``n`` samples drawn with ``seed``: an image grid, or for 2-D models a scatter over real data."""
+    # --- samples (through the batcher) ----------------------------------------------------------------------
+
+    def submit(self, model: Any, n: Any = 64, seed: Any = 0) -> tuple[ModelRecord, Future]:
+        """Check the inputs, resolve ``model`` and queue the request with the batcher: (its record, a future of
+        the ``[n, *shape]`` samples). Raises :class:`~ganzoo.serve.batching.Busy` at once when the queue is full."""
         n, seed = validation.sample_count(n), validation.seed(seed)
         record = self.record(model)
-        generator = self.generator(record)
-        samples = generator.sample(n, seed=seed).cpu()
-        if generator.data_kind == "points":
-            fig = figures.scatter(samples.numpy(), self.real_points(generator), f"{record.ref}, seed {seed}, n {n}")
-            return figures.save_png(fig, self._output("samples", ".png"))
-        from ganzoo.runs.plots import save_image_grid
+        return record, self.batcher.submit(record.ref, n, seed)
 
-        return save_image_grid(samples, self._output("samples", ".png"))
+    def encode(self, record: ModelRecord, samples: torch.Tensor, seed: int, fmt: str = "png") -> bytes:
+        """The bytes ``ganzoo sample`` writes for these samples (:func:`ganzoo.store.sampling.samples_bytes`)."""
+        from ganzoo.store.sampling import samples_bytes
+
+        generator = self.generators.get(record.ref)
+        real = self.real_points(generator) if fmt == "png" and generator.data_kind == "points" else None
+        return samples_bytes(samples, generator, seed, fmt, real)
+
+    def sample_bytes(self, model: Any, n: Any = 64, seed: Any = 0, fmt: str = "png") -> tuple[ModelRecord, bytes]:
+        """(the record, the file's bytes) of ``n`` samples drawn with ``seed``: the same bytes ``ganzoo sample
+        NAME --n N --seed S --out x.FMT`` writes."""
+        record, future = self.submit(model, n, seed)
+        return record, self.encode(record, future.result(), validation.seed(seed), fmt)
+
+    def generate(self, model: Any, seed: Any = 0, n: Any = 64) -> Path:
+        """A PNG of ``n`` samples drawn with ``seed``: an image grid, or for 2-D models a scatter over real data
+        (the PNG ``ganzoo sample`` writes)."""
+        _, data = self.sample_bytes(model, n, seed, "png")
+        return atomic_write_bytes(self._output("samples", ".png"), data)
 
     def interpolate(self, model: Any, seed_a: Any = 0, seed_b: Any = 1, frames: Any = 8) -> tuple[Path, Path]:
         """(a PNG strip of ``frames`` frames, an animated GIF) along the latent path from ``seed_a`` to ``seed_b``.
@@ -191,7 +234,7 @@ class SamplingService:
             outputs = [generator(_slerp(z_a, z_b, i / (count - 1)).to(generator.device)).cpu()
                        for i in range(count)]
         if points:
-            real = self.real_points(generator)
+            real = self.real_points(generator).numpy()
             limits = figures.limits_of(real, *(o.numpy() for o in outputs))
             images = [figures.to_image(figures.scatter(o.numpy(), real, f"t = {i / (count - 1):.2f}", size=2.4,
                                                        dpi=75, limits=limits, legend=False))
@@ -234,7 +277,7 @@ class SamplingService:
                                    "with critic.safetensors")
         generator = self.generator(record)
         fake = generator.sample(n, seed=seed).cpu().numpy()
-        real = self.real_points(generator)
+        real = self.real_points(generator).numpy()
         x0, x1, y0, y1 = figures.limits_of(real, fake, margin=0.25)
         xs, ys = np.meshgrid(np.linspace(x0, x1, SURFACE_RESOLUTION), np.linspace(y0, y1, SURFACE_RESOLUTION))
         grid = torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], 1)).float()
@@ -255,7 +298,8 @@ class SamplingService:
         return figures.save_png(fig, self._output("distances", ".png")), distances.table(theta, w_samples)
 
     def close(self) -> None:
-        """Drop cached models and delete the work folder."""
+        """Stop the batcher, drop cached models and delete the work folder."""
+        self.batcher.close()
         self.generators.clear()
         self.critics.clear()
         self._remove_workdir()

@@ -1,10 +1,15 @@
-"""Samples of a stored model written to a file: a PNG (image grid, or a scatter for 2-D points) or an NPZ array.
+"""Samples of a stored model as bytes or a file: a PNG (image grid, or a scatter for 2-D points), an NPZ or a
+safetensors array.
 
-This is ``ganzoo sample`` as a Python function.
+:func:`sample_to_file` is ``ganzoo sample`` as a Python function; :func:`samples_bytes` makes the file's bytes, and
+the sampling server (``ganzoo serve``) answers with the same bytes for the same model, seed and n.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +17,17 @@ import torch
 
 from ganzoo.errors import ConfigError, GanzooError, is_storage_failure, storage_error
 from ganzoo.plugin.loading import get_registry
-from ganzoo.runs.files import atomic_write
-from ganzoo.runs.plots import save_samples
+from ganzoo.runs.files import atomic_write_bytes
+from ganzoo.runs.plots import samples_png
 from ganzoo.store.loading import LoadedGenerator, load_generator
 from ganzoo.store.model_store import ModelStore
 
-SUFFIXES = (".png", ".npz")
+#: The file formats (and ``--out`` suffixes): a picture, or the raw array as NumPy's NPZ or as safetensors.
+FORMATS = ("png", "npz", "safetensors")
+SUFFIXES = tuple(f".{name}" for name in FORMATS)
+MEDIA_TYPES = {"png": "image/png", "npz": "application/x-npz", "safetensors": "application/octet-stream"}
+#: The time stamp of every member of an NPZ written here, so that the same samples give the same bytes.
+NPZ_TIME = (1980, 1, 1, 0, 0, 0)
 REAL_POINTS = 1000
 #: A picture of more samples than this is not readable (a 32 x 32 grid); the raw array may hold up to this many bytes.
 MAX_PICTURE_SAMPLES = 1024
@@ -38,8 +48,8 @@ def check_sample_count(n: object, generator: LoadedGenerator, picture: bool) -> 
 
 def _check_out(out: Path) -> None:
     if out.suffix.lower() not in SUFFIXES:
-        raise GanzooError(f"cannot write samples to {out.name!r}", hint="use --out NAME.png (a picture) or "
-                          "--out NAME.npz (the raw array)")
+        raise GanzooError(f"cannot write samples to {out.name!r}", hint="use --out NAME.png (a picture), "
+                          "--out NAME.npz or --out NAME.safetensors (the raw array)")
     if out.is_dir():
         raise GanzooError(f"--out {out} is a folder", hint=f"name a file inside it, e.g. --out {out / 'samples.png'}")
 
@@ -55,33 +65,56 @@ def real_points_of(generator: LoadedGenerator) -> torch.Tensor:
         return torch.empty(0, *generator.shape)
 
 
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``numpy.savez``'s format (uncompressed, ``np.load`` reads it) with fixed member time stamps: same arrays,
+    same bytes (``savez`` stamps each member with the current time)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=NPZ_TIME), "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def samples_bytes(samples: torch.Tensor, generator: LoadedGenerator, seed: int, fmt: str,
+                  real: torch.Tensor | None = None) -> bytes:
+    """The bytes of ``samples`` (drawn from ``generator`` with ``seed``) as ``fmt`` (one of :data:`FORMATS`).
+
+    png: an image grid, or for 2-D points a scatter over ``real`` (default: :func:`real_points_of`). npz: arrays
+    ``samples`` ([n, *shape], float32, images in [-1, 1]), ``ref``, ``seed`` and ``data_kind``. safetensors: the
+    tensor ``samples`` with metadata ``ganzoo`` (JSON: ref, seed, data_kind).
+    """
+    samples = samples.detach().float().cpu()
+    ref = generator.record.ref
+    if fmt == "npz":
+        return npz_bytes({"samples": samples.numpy(), "ref": np.array(ref), "seed": np.array(seed),
+                          "data_kind": np.array(generator.data_kind)})
+    if fmt == "safetensors":
+        from safetensors.torch import save
+
+        about = json.dumps({"ref": ref, "seed": seed, "data_kind": generator.data_kind}, sort_keys=True)
+        return save({"samples": samples.contiguous()}, metadata={"ganzoo": about})
+    if fmt != "png":
+        raise GanzooError(f"unknown sample format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    if generator.data_kind == "points" and real is None:
+        real = real_points_of(generator)
+    return samples_png(samples, real, generator.data_kind, f"{ref}, seed {seed}")
+
+
 def sample_to_file(ref: str, out: str | Path, *, n: int = 64, seed: int = 0, device: str = "cpu",
                    store: ModelStore | None = None) -> Path:
-    """Write ``n`` samples of model ``ref`` drawn with ``seed`` to ``out`` (.png or .npz); returns ``out``.
-
-    NPZ holds the raw array (``samples``, [n, *shape], images in [-1, 1]) with the model ref and seed.
+    """Write ``n`` samples of model ``ref`` drawn with ``seed`` to ``out`` (.png, .npz or .safetensors, as
+    :func:`samples_bytes` makes them); returns ``out``.
     """
     out = Path(out)
     _check_out(out)
+    fmt = out.suffix.lower().lstrip(".")
     generator = load_generator(ref, device=device, store=store)
-    check_sample_count(n, generator, picture=out.suffix.lower() == ".png")
+    check_sample_count(n, generator, picture=fmt == "png")
     samples = generator.sample(n, seed=seed)
     try:
-        return _write(samples, generator, out, seed)
+        return atomic_write_bytes(out, samples_bytes(samples, generator, seed, fmt))
     except Exception as exc:
         if is_storage_failure(exc) and not isinstance(exc, GanzooError):
             raise storage_error(exc, f"writing samples to {out}", hint="choose an --out you can write to") from exc
         raise
-
-
-def _write(samples: torch.Tensor, generator: LoadedGenerator, out: Path, seed: int) -> Path:
-    if out.suffix.lower() == ".npz":
-        def write(tmp: str) -> None:
-            with open(tmp, "wb") as handle:  # a handle, so numpy does not append its own suffix to the temp name
-                np.savez(handle, samples=samples.numpy(), ref=np.array(generator.record.ref),
-                         seed=np.array(seed), data_kind=np.array(generator.data_kind))
-
-        return atomic_write(out, write)
-    real = real_points_of(generator) if generator.data_kind == "points" else None
-    title = f"{generator.record.ref}, seed {seed}"
-    return save_samples(samples, real, generator.data_kind, out, title)
