@@ -22,7 +22,14 @@ from ganzoo.errors import (
     UnknownNameError,
 )
 from ganzoo.plugin.hookspecs import API_VERSION, hookimpl
-from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, TrainingDefaults
+from ganzoo.plugin.specs import (
+    ArchitectureSpec,
+    DatasetSpec,
+    ExperimentSpec,
+    LossSpec,
+    MetricSpec,
+    TrainingDefaults,
+)
 
 #: name -> the module it comes from, for the names imported on first use (they need torch).
 _LAZY = {
@@ -36,6 +43,10 @@ _LAZY = {
     # the metric contract, and exact statistics of point sets for metrics to use
     "Metric": "ganzoo.plugin.metric", "Reference": "ganzoo.plugin.metric", "reference_of": "ganzoo.plugin.metric",
     "mode_statistics": "ganzoo.plugin.points", "exact_w1": "ganzoo.plugin.points",
+    # the experiment contract (papers' claims as runnable experiments)
+    "Experiment": "ganzoo.plugin.experiment", "Findings": "ganzoo.plugin.experiment",
+    "Verdict": "ganzoo.plugin.experiment", "Table": "ganzoo.plugin.experiment",
+    "ExperimentContext": "ganzoo.plugin.experiment",
     # plugin loading
     "build_registry": "ganzoo.plugin.loading", "get_registry": "ganzoo.plugin.loading",
     "reset_registry": "ganzoo.plugin.loading",
@@ -49,14 +60,17 @@ _LAZY = {
 __all__ = [  # the public face; a test checks it equals the eager names plus _LAZY
     "__version__", "API_VERSION", "ArchitectureSpec", "atomic_write", "atomic_write_json", "build_registry",
     "ComposedLoss", "ConfigError", "Constraint", "CriticStep", "DataError", "DatasetSpec", "default_home",
-    "DuplicateNameError", "exact_w1", "GANLoss", "GanzooError", "get_registry", "hookimpl", "IMAGES",
+    "DuplicateNameError", "exact_w1", "Experiment", "ExperimentContext", "ExperimentSpec", "Findings", "GANLoss",
+    "GanzooError", "get_registry", "hookimpl", "IMAGES",
     "images_to_uint8", "load_generator", "LoadedGenerator", "LossSpec", "Metric", "MetricSpec", "mode_statistics",
     "Objective", "PluginError", "POINTS", "RealData", "Reference", "reference_of", "reset_registry", "SampledData",
-    "sha256_file", "StorageError", "TensorData", "to_unit_range", "TrainingDefaults", "UnknownNameError",
+    "sha256_file", "StorageError", "Table", "TensorData", "to_unit_range", "TrainingDefaults", "UnknownNameError",
+    "Verdict",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports these on first use
     from ganzoo.plugin.data import IMAGES, POINTS, RealData, SampledData, TensorData, images_to_uint8, to_unit_range
+    from ganzoo.plugin.experiment import Experiment, ExperimentContext, Findings, Table, Verdict
     from ganzoo.plugin.loading import build_registry, get_registry, reset_registry
     from ganzoo.plugin.loss import ComposedLoss, Constraint, CriticStep, GANLoss, Objective
     from ganzoo.plugin.metric import Metric, Reference, reference_of

@@ -21,7 +21,7 @@ from ganzoo.cli import app
 from ganzoo.errors import DuplicateNameError, UnknownNameError
 from ganzoo.plugin.loading import HOOK_KINDS, build_registry, normalise_distribution, reset_registry
 from ganzoo.plugin.registry import Registry
-from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec
+from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, ExperimentSpec, LossSpec, MetricSpec
 
 WORKING = """
 from ganzoo import hookimpl, LossSpec
@@ -119,6 +119,9 @@ HOOK_ENTRIES = {
     "register_architectures": ("arch", lambda: ArchitectureSpec(name="hook-arch", factory=lambda: None)),
     "register_datasets": ("dataset", lambda: DatasetSpec(name="hook-dataset", factory=lambda: None)),
     "register_metrics": ("metric", lambda: MetricSpec(name="hook-metric", factory=lambda: None)),
+    "register_experiments": ("experiment", lambda: ExperimentSpec(
+        name="hook-experiment", factory=lambda: None, claim="a claim", verdict_rule="a rule",
+        budgets={"tiny": "t", "small": "s", "paper": "p"})),
 }
 
 

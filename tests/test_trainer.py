@@ -195,3 +195,26 @@ def test_dataset_recommendations_apply_only_where_the_user_did_not_choose():
     assert config.lr == spec.recommended["lr"] and "gaussians8" in config.sources["lr"]
     config = make_config("mlp", "wgan-gp", "gaussians8", lr=3e-4)
     assert config.lr == 3e-4 and config.sources["lr"] == "command line"
+
+
+def test_log_layer_grads_logs_every_parameter_and_d_of_g_without_changing_training(tmp_path):
+    def run(folder, **sets):
+        return train("mlp", "non-saturating", "gaussians8", out=tmp_path / folder,
+                     sets={**small_options("mlp"), **sets}, steps=3, batch_size=1, device="cpu", progress=False,
+                     echo=lambda _: None, register=False)
+
+    logged, plain = run("logged", log_layer_grads=True), run("plain")
+    records = [json.loads(line) for line in (logged.run_dir / "metrics.jsonl").read_text().splitlines()]
+    trainer = make_trainer(tmp_path, "mlp", "non-saturating", "gaussians8")
+    names = {f"grad/critic/{n}" for n, _ in trainer.critic.named_parameters()}
+    names |= {f"grad/generator/{n}" for n, _ in trainer.generator.named_parameters()}
+    for r in records:
+        assert names <= set(r) and all(r[k] > 0 for k in names)
+        per_layer = [r[k] for k in r if k.startswith("grad/generator/")]
+        assert r["grad_norm/generator"] == pytest.approx(sum(v * v for v in per_layer) ** 0.5, rel=1e-5)
+        # batch of one: the non-saturating generator loss is -log D(G(z)) of that one sample
+        assert r["d_fake"] == pytest.approx(torch.exp(torch.tensor(-r["generator_loss"])).item(), rel=1e-4)
+    plain_last = json.loads((plain.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "d_fake" not in plain_last and plain_last["critic_loss"] == records[-1]["critic_loss"]
+    with pytest.raises(ConfigError, match="log_layer_grads"):
+        make_config("mlp", "wgan", "gaussians8", sets={"log_layer_grads": "yes"})

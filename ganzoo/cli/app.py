@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from ganzoo.cli import listing, models, serve, train
 from ganzoo.cli.compare import compare
 from ganzoo.cli.eval import eval_
+from ganzoo.cli.experiment import experiment_app
 from ganzoo.errors import DuplicateNameError, GanzooError
 from ganzoo.plugin.loading import get_registry
 
@@ -66,6 +67,7 @@ app.add_typer(models.models_app, name="models")
 app.command("sample")(models.sample)
 app.command("serve")(serve.serve)
 app.command("compare")(compare)
+app.add_typer(experiment_app, name="experiment")
 
 
 def main() -> None:

@@ -53,6 +53,11 @@ def register_metrics(register: Register) -> None:
 
 
 @hookspec
+def register_experiments(register: Register) -> None:
+    """Register papers' claims as experiments: call ``register(ExperimentSpec(...))`` once per experiment."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``ganzoo`` command line: ``cli`` is a ``typer.Typer``; use ``@cli.command()`` or
     ``cli.add_typer(group, name=...)``. A name that ganzoo or another plugin already has is an error."""

@@ -31,6 +31,7 @@ HOOK_KINDS = {
     "register_architectures": "arch",
     "register_datasets": "dataset",
     "register_metrics": "metric",
+    "register_experiments": "experiment",
 }
 
 _registry: Registry | None = None

@@ -13,14 +13,17 @@ from ganzoo.plugin.specs import (
     SPEC_TYPES,
     ArchitectureSpec,
     DatasetSpec,
+    ExperimentSpec,
     LossSpec,
     MetricSpec,
     Provider,
     Spec,
 )
 
-KIND_LABELS = {"loss": "loss", "arch": "architecture", "dataset": "data set", "metric": "metric"}
-KIND_PLURALS = {"loss": "losses", "arch": "architectures", "dataset": "data sets", "metric": "metrics"}
+KIND_LABELS = {"loss": "loss", "arch": "architecture", "dataset": "data set", "metric": "metric",
+               "experiment": "experiment"}
+KIND_PLURALS = {"loss": "losses", "arch": "architectures", "dataset": "data sets", "metric": "metrics",
+                "experiment": "experiments"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class Registry:
         if not isinstance(spec, Spec) or spec.kind not in SPEC_TYPES:
             raise PluginError(
                 f"plugin {provider.plugin!r} ({provider.distribution}) registered {spec!r}, which is not a ganzoo "
-                "LossSpec, ArchitectureSpec, DatasetSpec or MetricSpec")
+                "LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec or ExperimentSpec")
         spec.validate()
         spec = replace(spec, provider=provider)
         aliases = self._aliases[spec.kind]
@@ -98,6 +101,9 @@ class Registry:
 
     def metric(self, name: str) -> MetricSpec:
         return self.get("metric", name)  # type: ignore[return-value]
+
+    def experiment(self, name: str) -> ExperimentSpec:
+        return self.get("experiment", name)  # type: ignore[return-value]
 
     def entries(self, kind: str | None = None, pattern: str | None = None) -> list[Spec]:
         """Entries of ``kind`` (all kinds if None) whose name or an alias matches the shell-style ``pattern``."""

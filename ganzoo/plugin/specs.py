@@ -152,5 +152,32 @@ class MetricSpec(Spec):
         return {headline: bool(metric.higher_is_better), **{str(k): bool(v) for k, v in metric.directions.items()}}
 
 
-SPEC_TYPES: dict[str, type[Spec]] = {t.kind: t for t in (LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec)}
+@dataclass(frozen=True, kw_only=True)
+class ExperimentSpec(Spec):
+    """A paper's claim as a runnable experiment. ``factory(**options)`` returns a
+    :class:`ganzoo.plugin.experiment.Experiment`.
+
+    ``claim`` states what the paper says, ``verdict_rule`` how the measured numbers decide "reproduced", "partly" or
+    "not reproduced" (written before anything is run), and ``budgets`` what each budget (tiny, small, paper) runs.
+    """
+
+    kind: ClassVar[str] = "experiment"
+    claim: str = ""
+    verdict_rule: str = ""
+    budgets: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        super().validate()
+        owner = f"experiment {self.name!r}"
+        if not self.claim.strip() or not self.verdict_rule.strip():
+            raise PluginError(f"{owner}: give the claim it tests and its verdict rule (claim=, verdict_rule=)")
+        from ganzoo.plugin.experiment import BUDGETS
+
+        if set(self.budgets) != set(BUDGETS):
+            raise PluginError(f"{owner}: budgets must describe exactly {', '.join(BUDGETS)}, got "
+                              f"{', '.join(self.budgets) or 'none'}")
+
+
+SPEC_TYPES: dict[str, type[Spec]] = {t.kind: t for t in (LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec,
+                                                         ExperimentSpec)}
 KINDS = tuple(SPEC_TYPES)

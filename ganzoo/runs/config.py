@@ -67,6 +67,10 @@ class TrainConfig:
     eval_metric: str | None = setting(RUN, None, flag="--eval-metric", flag_type=str,
                                       help="metric for --eval-every [default: w1 for points, fid for images]")
     eval_n: int = setting(RUN, 0, help="samples per --eval-every evaluation (0: 1,000 points / 2,000 images)")
+    log_layer_grads: bool = setting(RUN, False, help="also log to metrics.jsonl each parameter's gradient norm "
+                                    "(grad/critic/NAME at the last critic step, grad/generator/NAME), the "
+                                    "generator's total gradient norm (grad_norm/generator) and the mean sigmoid of "
+                                    "the critic's scores on the generator's batch (d_fake: D(G(z)) for GAN losses)")
     name: str | None = setting(RUN, None, flag="--name", flag_type=str,
                                help="model-store name [default: ARCH-LOSS-DATASET]")
     register: bool = setting(RUN, True, flag="--register/--no-register", flag_type=bool,
@@ -103,7 +107,7 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be a whole number >= 0 (0: off / automatic), got {value!r}")
         if self.name is not None and not isinstance(self.name, str):
             raise ConfigError(f"name must be a model name, got {self.name!r}", hint="e.g. --name my-ring")
-        for key in ("register", "sync_batchnorm"):
+        for key in ("register", "sync_batchnorm", "log_layer_grads"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
         if self.batch_size % self.world_size:

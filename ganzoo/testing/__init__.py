@@ -15,6 +15,7 @@ docs/plugins.md.
 
 from ganzoo.testing.architectures import check_architecture
 from ganzoo.testing.datasets import check_dataset
+from ganzoo.testing.experiments import check_experiment
 from ganzoo.testing.losses import check_loss
 from ganzoo.testing.metrics import check_metric
 from ganzoo.testing.plugin import check_entry, check_plugin, entries, entry_id, plugin_registry
@@ -23,6 +24,7 @@ __all__ = [
     "check_architecture",
     "check_dataset",
     "check_entry",
+    "check_experiment",
     "check_loss",
     "check_metric",
     "check_plugin",

@@ -8,14 +8,15 @@ from typing import Any
 
 from ganzoo.plugin.loading import build_registry, normalise_distribution
 from ganzoo.plugin.registry import Registry
-from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, LossSpec, MetricSpec, Spec
+from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, ExperimentSpec, LossSpec, MetricSpec, Spec
 from ganzoo.testing.architectures import check_architecture
 from ganzoo.testing.datasets import check_dataset
+from ganzoo.testing.experiments import check_experiment
 from ganzoo.testing.losses import check_loss
 from ganzoo.testing.metrics import check_metric
 
 CHECKS = {LossSpec: check_loss, ArchitectureSpec: check_architecture, DatasetSpec: check_dataset,
-          MetricSpec: check_metric}
+          MetricSpec: check_metric, ExperimentSpec: check_experiment}
 
 
 def check_entry(spec: Spec, **options: Any) -> None:
@@ -24,7 +25,7 @@ def check_entry(spec: Spec, **options: Any) -> None:
         if isinstance(spec, kind):
             check(spec, **options)  # type: ignore[operator]
             return
-    raise AssertionError(f"{spec!r} is not a LossSpec, ArchitectureSpec, DatasetSpec or MetricSpec")
+    raise AssertionError(f"{spec!r} is not a LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec or ExperimentSpec")
 
 
 def entry_id(spec: Spec) -> str:

@@ -117,6 +117,8 @@ class Trainer:
         self.run_id = uuid.uuid4().hex
         # --eval-every K: a metric plugin scores the generator every K steps; its values join that step's record
         self.evaluator = evaluator if config.eval_every and self.ranks.is_main else None  # rank 0 evaluates
+        #: ``log_layer_grads``: this step's gradient norms (and D(G(z))), as tensors until the step is logged
+        self.layer_grads: dict[str, Tensor] = {}
 
     # --- state ------------------------------------------------------------------------------------------------
 
@@ -180,6 +182,8 @@ class Trainer:
         step = self.loss.critic_loss(self.train_critic, real, fake)
         self.opt_d.zero_grad(set_to_none=True)
         step.loss.backward()
+        if cfg.log_layer_grads:  # overwritten by each critic step: the last one is logged
+            self.layer_grads.update(gradient_norms(self.critic, "grad/critic/"))
         self.opt_d.step()
         self.loss.after_critic_step(self.critic)
         nan = torch.full((), math.nan, device=self.device)
@@ -190,13 +194,24 @@ class Trainer:
         cfg = self.config
         z = self.ranks.local(torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device))
         self.critic.requires_grad_(False)  # the generator step needs no critic parameter gradients
+        scores: list[Tensor] = []  # log_layer_grads: the critic's outputs in the generator loss, seen by a hook
+        hook = (self.critic.register_forward_hook(lambda _m, _i, out: scores.append(out.detach()))
+                if cfg.log_layer_grads else None)
         try:
             loss = self.loss.generator_loss(self.critic, self.train_generator(z))
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.log_layer_grads:
+                norms = gradient_norms(self.generator, "grad/generator/")
+                self.layer_grads.update(norms)
+                self.layer_grads["grad_norm/generator"] = torch.stack(list(norms.values())).square().sum().sqrt()
+                if scores:  # the first critic call scores the generator's batch
+                    self.layer_grads["d_fake"] = torch.sigmoid(scores[0].float()).mean()
             self.opt_g.step()
         finally:
             self.critic.requires_grad_(True)
+            if hook is not None:
+                hook.remove()
         return loss.detach()
 
     def train_step(self) -> Tensor:
@@ -255,9 +270,10 @@ class Trainer:
                     start += seconds  # evaluation time is not training time
                 while self.step < cfg.steps:
                     values = self.train_step()
-                    scores = {}
+                    scores = self._take_layer_grads()
                     if self.evaluator is not None and self.step % cfg.eval_every == 0:
-                        scores, seconds = self._timed_evaluation()
+                        evaluation, seconds = self._timed_evaluation()
+                        scores.update(evaluation)
                         start += seconds
                     self.elapsed = time.perf_counter() - start
                     pending.append((self.step, self.elapsed, values, scores))
@@ -277,6 +293,14 @@ class Trainer:
             finally:
                 bar.close()
         return self._finish(interrupted)
+
+    def _take_layer_grads(self) -> dict[str, float]:
+        """This step's ``log_layer_grads`` values as floats (one host sync), or {} when the option is off."""
+        if not self.layer_grads:
+            return {}
+        keys, values = list(self.layer_grads), torch.stack(list(self.layer_grads.values())).cpu().tolist()
+        self.layer_grads = {}
+        return dict(zip(keys, values, strict=True))
 
     def _timed_evaluation(self) -> tuple[dict[str, float], float]:
         """The evaluator's scores of the generator now, and the seconds they took."""
@@ -339,6 +363,11 @@ class Trainer:
             if self.ranks.is_main else None
         return RunResult(self.run_dir, self.step, interrupted, self.records[-1] if self.records else {},
                          samples, curves, checkpoint, list(self.config.notes), rank=self.ranks.rank)
+
+
+def gradient_norms(module: torch.nn.Module, prefix: str) -> dict[str, Tensor]:
+    """``prefix + parameter name`` -> the L2 norm of that parameter's gradient (parameters with one)."""
+    return {prefix + name: p.grad.detach().norm() for name, p in module.named_parameters() if p.grad is not None}
 
 
 def finished_result(run_dir: str | Path) -> RunResult:
