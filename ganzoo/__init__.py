@@ -21,10 +21,12 @@ from ganzoo.errors import (
     StorageError,
     UnknownNameError,
 )
+from ganzoo.plugin.executor import Executor, ExecutorEvents
 from ganzoo.plugin.hookspecs import API_VERSION, hookimpl
 from ganzoo.plugin.specs import (
     ArchitectureSpec,
     DatasetSpec,
+    ExecutorSpec,
     ExperimentSpec,
     LossSpec,
     MetricSpec,
@@ -55,17 +57,19 @@ _LAZY = {
     "default_home": "ganzoo.store.records",
     # stored models
     "load_generator": "ganzoo.store.loading", "LoadedGenerator": "ganzoo.store.loading",
+    # the built-in executors (plugins/executors.py registers them)
+    "LocalExecutor": "ganzoo.sweep.executors.local", "RayExecutor": "ganzoo.sweep.executors.ray",
 }
 
 __all__ = [  # the public face; a test checks it equals the eager names plus _LAZY
     "__version__", "API_VERSION", "ArchitectureSpec", "atomic_write", "atomic_write_json", "build_registry",
     "ComposedLoss", "ConfigError", "Constraint", "CriticStep", "DataError", "DatasetSpec", "default_home",
-    "DuplicateNameError", "exact_w1", "Experiment", "ExperimentContext", "ExperimentSpec", "Findings", "GANLoss",
-    "GanzooError", "get_registry", "hookimpl", "IMAGES",
-    "images_to_uint8", "load_generator", "LoadedGenerator", "LossSpec", "Metric", "MetricSpec", "mode_statistics",
-    "Objective", "PluginError", "POINTS", "RealData", "Reference", "reference_of", "reset_registry", "SampledData",
-    "sha256_file", "StorageError", "Table", "TensorData", "to_unit_range", "TrainingDefaults", "UnknownNameError",
-    "Verdict",
+    "DuplicateNameError", "exact_w1", "Executor", "ExecutorEvents", "ExecutorSpec", "Experiment", "ExperimentContext",
+    "ExperimentSpec", "Findings", "GANLoss", "GanzooError", "get_registry", "hookimpl", "IMAGES", "images_to_uint8",
+    "load_generator", "LoadedGenerator", "LocalExecutor", "LossSpec", "Metric", "MetricSpec", "mode_statistics",
+    "Objective", "PluginError", "POINTS", "RayExecutor", "RealData", "Reference", "reference_of", "reset_registry",
+    "SampledData", "sha256_file", "StorageError", "Table", "TensorData", "to_unit_range", "TrainingDefaults",
+    "UnknownNameError", "Verdict",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports these on first use
@@ -78,6 +82,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from ganzoo.runs.files import atomic_write, atomic_write_json, sha256_file
     from ganzoo.store.loading import LoadedGenerator, load_generator
     from ganzoo.store.records import default_home
+    from ganzoo.sweep.executors.local import LocalExecutor
+    from ganzoo.sweep.executors.ray import RayExecutor
 
 
 def __getattr__(name: str) -> Any:

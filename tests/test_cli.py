@@ -45,7 +45,7 @@ def test_plugins_lists_distributions_with_versions():
     data = json.loads(result.output)
     names = {p["name"] for p in data["plugins"]}
     experiments = {n for n in names if n.startswith("experiments-")}  # one built-in plugin per experiment
-    assert names - experiments == {"losses", "architectures", "datasets", "metrics", "extractors"}
+    assert names - experiments == {"losses", "architectures", "datasets", "metrics", "executors", "extractors"}
     assert experiments >= {"experiments-distances", "experiments-saturation"}
     assert all(p["distribution"] == "ganzoo" for p in data["plugins"]) and data["failed"] == []
 

@@ -13,7 +13,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from ganzoo.cli import listing, models, serve, train
+from ganzoo.cli import listing, models, serve, sweep, train
 from ganzoo.cli.compare import compare
 from ganzoo.cli.eval import eval_
 from ganzoo.cli.experiment import experiment_app
@@ -68,6 +68,7 @@ app.command("sample")(models.sample)
 app.command("serve")(serve.serve)
 app.command("compare")(compare)
 app.add_typer(experiment_app, name="experiment")
+app.command("sweep")(sweep.sweep)
 
 
 def main() -> None:

@@ -14,10 +14,10 @@ from ganzoo.plugin.specs import KINDS
 
 def list_(
     pattern: str | None = typer.Argument(None, help="shell-style pattern, e.g. 'wgan*'"),
-    kind: str | None = typer.Option(None, "--kind", "-k", help="loss, arch, dataset or metric"),
+    kind: str | None = typer.Option(None, "--kind", "-k", help="loss, arch, dataset, metric or executor"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """Every loss, architecture, data set and metric, with aliases, defaults and provider."""
+    """Every loss, architecture, data set, metric and executor, with aliases, defaults and provider."""
     if kind is not None and kind not in KINDS:
         raise GanzooError(f"unknown kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
     entries = loaded_registry().entries(kind, pattern)

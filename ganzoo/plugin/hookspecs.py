@@ -58,6 +58,11 @@ def register_experiments(register: Register) -> None:
 
 
 @hookspec
+def register_executors(register: Register) -> None:
+    """Register places where a sweep's trials run: call ``register(ExecutorSpec(...))`` once per executor."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``ganzoo`` command line: ``cli`` is a ``typer.Typer``; use ``@cli.command()`` or
     ``cli.add_typer(group, name=...)``. A name that ganzoo or another plugin already has is an error."""

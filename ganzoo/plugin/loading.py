@@ -32,6 +32,7 @@ HOOK_KINDS = {
     "register_datasets": "dataset",
     "register_metrics": "metric",
     "register_experiments": "experiment",
+    "register_executors": "executor",
 }
 
 _registry: Registry | None = None

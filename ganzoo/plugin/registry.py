@@ -13,6 +13,7 @@ from ganzoo.plugin.specs import (
     SPEC_TYPES,
     ArchitectureSpec,
     DatasetSpec,
+    ExecutorSpec,
     ExperimentSpec,
     LossSpec,
     MetricSpec,
@@ -21,9 +22,9 @@ from ganzoo.plugin.specs import (
 )
 
 KIND_LABELS = {"loss": "loss", "arch": "architecture", "dataset": "data set", "metric": "metric",
-               "experiment": "experiment"}
+               "executor": "executor", "experiment": "experiment"}
 KIND_PLURALS = {"loss": "losses", "arch": "architectures", "dataset": "data sets", "metric": "metrics",
-                "experiment": "experiments"}
+                "executor": "executors", "experiment": "experiments"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Registry:
         if not isinstance(spec, Spec) or spec.kind not in SPEC_TYPES:
             raise PluginError(
                 f"plugin {provider.plugin!r} ({provider.distribution}) registered {spec!r}, which is not a ganzoo "
-                "LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec or ExperimentSpec")
+                "LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec, ExecutorSpec or ExperimentSpec")
         spec.validate()
         spec = replace(spec, provider=provider)
         aliases = self._aliases[spec.kind]
@@ -101,6 +102,9 @@ class Registry:
 
     def metric(self, name: str) -> MetricSpec:
         return self.get("metric", name)  # type: ignore[return-value]
+
+    def executor(self, name: str) -> ExecutorSpec:
+        return self.get("executor", name)  # type: ignore[return-value]
 
     def experiment(self, name: str) -> ExperimentSpec:
         return self.get("experiment", name)  # type: ignore[return-value]

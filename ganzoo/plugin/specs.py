@@ -153,6 +153,14 @@ class MetricSpec(Spec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExecutorSpec(Spec):
+    """Where a sweep's trials run. ``factory(**options)`` returns a :class:`ganzoo.plugin.executor.Executor`;
+    ``options`` are its settings with their defaults (``ganzoo sweep --executor NAME --executor-option key=value``)."""
+
+    kind: ClassVar[str] = "executor"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExperimentSpec(Spec):
     """A paper's claim as a runnable experiment. ``factory(**options)`` returns a
     :class:`ganzoo.plugin.experiment.Experiment`.
@@ -179,5 +187,5 @@ class ExperimentSpec(Spec):
 
 
 SPEC_TYPES: dict[str, type[Spec]] = {t.kind: t for t in (LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec,
-                                                         ExperimentSpec)}
+                                                         ExecutorSpec, ExperimentSpec)}
 KINDS = tuple(SPEC_TYPES)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import GanzooError, StorageError, UnknownNameError, storage_error
+from ganzoo.runs import sqlite
 from ganzoo.store.folders import owned_name
 from ganzoo.store.records import ModelRecord, parse_ref, stamp
 
@@ -68,44 +69,32 @@ class ModelIndex:
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """A connection in autocommit mode (transactions are explicit) with a long busy timeout."""
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise GanzooError(f"cannot open the model index {self.path}: {exc}",
-                              hint="check that GANZOO_HOME is writable") from exc
-        try:
-            conn.execute("PRAGMA synchronous=FULL")
+        def on_open(exc: sqlite3.Error) -> GanzooError:
+            return GanzooError(f"cannot open the model index {self.path}: {exc}",
+                               hint="check that GANZOO_HOME is writable")
+
+        with sqlite.connect(self.path, timeout=BUSY_TIMEOUT_S, on_open=on_open, on_error=self._error) as conn:
             yield conn
-        except sqlite3.DatabaseError as exc:
-            raise self._error(exc) from exc
-        finally:
-            conn.close()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding SQLite's write lock from the start (BEGIN IMMEDIATE); rolled back on error."""
-        with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self.connect() as conn, sqlite.write(conn):
+            yield conn
 
     def _error(self, exc: sqlite3.DatabaseError) -> GanzooError:
         """What an SQLite failure means for a user: a full disk, no permission, a lock held too long, or damage."""
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code == sqlite3.SQLITE_FULL:
+        kind = sqlite.failure_kind(exc)
+        if kind == sqlite.FULL:
             return storage_error(OSError(errno.ENOSPC, str(exc)), f"writing the model index {self.path}",
                                  hint="the store is unchanged")
-        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        if kind == sqlite.NOT_WRITABLE:
             return storage_error(OSError(errno.EACCES, str(exc)), f"writing the model index {self.path}",
                                  hint="set GANZOO_HOME to a folder you can write to; the store is unchanged")
-        if code is not None and code & 0xFF == sqlite3.SQLITE_IOERR:  # SQLite's own code for a failed read or write
+        if kind == sqlite.IO_ERROR:
             return StorageError(f"reading or writing the model index {self.path} failed: {exc} (a full disk or a "
                                 "failing drive)", hint="free some disk space and try again; the store is unchanged")
-        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        if kind == sqlite.BUSY:
             return GanzooError(f"the model index {self.path} stayed locked by another process for "
                                f"{BUSY_TIMEOUT_S:.0f} s",
                                hint="wait for the other ganzoo command to finish, then try again")

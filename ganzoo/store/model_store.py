@@ -36,7 +36,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,9 @@ from ganzoo.store.recovery import (
     recover,
     refresh_manifest,
 )
+
+#: The key of a stored config.json that holds a model's labels (``register(..., labels=...)``).
+LABELS_KEY = "labels"
 
 
 def _notify_stderr(message: str) -> None:
@@ -115,10 +118,14 @@ class ModelStore:
 
     # --- reading --------------------------------------------------------------------------------------------
 
-    def list(self) -> list[ModelRecord]:
-        """Every stored version, ordered by name then version."""
+    def list(self, *, sweep: str | None = None) -> list[ModelRecord]:
+        """Every stored version, ordered by name then version; with ``sweep``, only the trials of that sweep (the
+        versions registered with ``labels={"sweep": ...}``)."""
         with self.index.connect() as conn:
-            return self.index.records(conn)
+            records = self.index.records(conn)
+        if sweep is None:
+            return records
+        return [r for r in records if (r.config.get(LABELS_KEY) or {}).get("sweep") == sweep]
 
     def newest(self) -> ModelRecord:
         """The version stored last (trained or imported), whatever its name; a clear error for an empty store."""
@@ -177,14 +184,17 @@ class ModelStore:
 
     # --- writing --------------------------------------------------------------------------------------------
 
-    def register(self, run_dir: str | Path, name: str | None = None, *, registry: Registry | None = None
-                 ) -> ModelRecord:
+    def register(self, run_dir: str | Path, name: str | None = None, *, registry: Registry | None = None,
+                 labels: Mapping[str, Any] | None = None) -> ModelRecord:
         """Store the model of a finished ``ganzoo train`` run directory as ``name`` (default arch-loss-dataset).
 
-        A run already in the store (same run id, same steps) is not stored again: its version is returned, with a
-        message.
+        ``labels`` (JSON values) are kept in the stored config.json under ``"labels"``: e.g. the sweep and trial a
+        model belongs to (``list(sweep=...)`` finds them). A run already in the store (same run id, same steps) is
+        not stored again: its version is returned, with a message.
         """
         intake = from_run_folder(Path(run_dir), name, registry or get_registry())
+        if labels:
+            intake.config = {**intake.config, LABELS_KEY: json.loads(json.dumps(dict(labels)))}
         stored = self.find_run(intake.config.get("run_id"), intake.steps, intake.source)
         if stored is not None:
             self.notify(f"run {run_dir} is already stored as {stored.ref}; a run is stored once")

@@ -1,4 +1,5 @@
-"""ganzoo's conformance kit: checks a plugin author runs against their losses, architectures, data sets and metrics.
+"""ganzoo's conformance kit: checks a plugin author runs against their losses, architectures, data sets, metrics
+and executors.
 
 Each check takes a registry entry and raises AssertionError with a message that names the entry, the problem and
 (when known) the fix; it passes silently. They run on the CPU in about a second per entry and never download::
@@ -15,6 +16,7 @@ docs/plugins.md.
 
 from ganzoo.testing.architectures import check_architecture
 from ganzoo.testing.datasets import check_dataset
+from ganzoo.testing.executors import check_executor
 from ganzoo.testing.experiments import check_experiment
 from ganzoo.testing.losses import check_loss
 from ganzoo.testing.metrics import check_metric
@@ -24,6 +26,7 @@ __all__ = [
     "check_architecture",
     "check_dataset",
     "check_entry",
+    "check_executor",
     "check_experiment",
     "check_loss",
     "check_metric",

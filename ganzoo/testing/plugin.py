@@ -8,15 +8,16 @@ from typing import Any
 
 from ganzoo.plugin.loading import build_registry, normalise_distribution
 from ganzoo.plugin.registry import Registry
-from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, ExperimentSpec, LossSpec, MetricSpec, Spec
+from ganzoo.plugin.specs import ArchitectureSpec, DatasetSpec, ExecutorSpec, ExperimentSpec, LossSpec, MetricSpec, Spec
 from ganzoo.testing.architectures import check_architecture
 from ganzoo.testing.datasets import check_dataset
+from ganzoo.testing.executors import check_executor
 from ganzoo.testing.experiments import check_experiment
 from ganzoo.testing.losses import check_loss
 from ganzoo.testing.metrics import check_metric
 
 CHECKS = {LossSpec: check_loss, ArchitectureSpec: check_architecture, DatasetSpec: check_dataset,
-          MetricSpec: check_metric, ExperimentSpec: check_experiment}
+          MetricSpec: check_metric, ExecutorSpec: check_executor, ExperimentSpec: check_experiment}
 
 
 def check_entry(spec: Spec, **options: Any) -> None:
@@ -25,7 +26,8 @@ def check_entry(spec: Spec, **options: Any) -> None:
         if isinstance(spec, kind):
             check(spec, **options)  # type: ignore[operator]
             return
-    raise AssertionError(f"{spec!r} is not a LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec or ExperimentSpec")
+    raise AssertionError(f"{spec!r} is not a LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec, ExecutorSpec or "
+                         "ExperimentSpec")
 
 
 def entry_id(spec: Spec) -> str:

@@ -329,7 +329,7 @@ class Trainer:
         bar.update(last["step"] - bar.n)
         bar.set_postfix({k: f"{last[k]:.4g}" for k in ("critic_loss", "generator_loss", "w_estimate")
                          if last[k] is not None}, refresh=False)
-        if not all(math.isfinite(v) for v in (last["critic_loss"], last["generator_loss"])):
+        if not all(v is not None and math.isfinite(v) for v in (last["critic_loss"], last["generator_loss"])):
             self.checkpoint()
             raise GanzooError(f"training diverged at step {last['step']}: a loss is not finite ({last})",
                               hint="lower the learning rate (--lr) or check the data; the last checkpoint is kept")
