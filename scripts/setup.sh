@@ -21,5 +21,5 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # torch and torchvision as a matching pair (see docs/install.md for other platforms).
 .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,ray]'  # ray: the optional executor, tested in CI
 echo "setup: ready. Try: .venv/bin/ganzoo list"

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,53 @@ def test_an_executor_plugin_registered_through_register_executors_runs_a_sweep(t
     [outcome] = result.outcomes
     assert outcome.status == "finished" and outcome.model_ref and outcome.metrics["w1"] > 0
     assert SweepState.open(tmp_path / "sweep").row(outcome.trial_id).worker == "in the driver"
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganzoo.sweep.executors.ray import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(GanzooError, match=r"needs Ray, which is not installed") as caught:
+        RayExecutor().run([object()], print, None)  # type: ignore[arg-type]
+    assert "pip install 'ganzoo[ray]'" in str(caught.value)
+
+
+@dataclass(frozen=True)
+class _Task:
+    trial_id: str
+    marker: str
+
+
+def _die_the_first_time(task: _Task) -> str:
+    """Work whose process is killed (SIGKILL) the first time it runs a task."""
+    marker = Path(task.marker)
+    if not marker.exists():
+        marker.write_text("died once")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return f"done {task.trial_id}"
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str, str]] = []
+
+    def started(self, task: _Task, where: str) -> None:
+        self.log.append(("started", task.trial_id, where))
+
+    def finished(self, task: _Task, report: str) -> None:
+        self.log.append(("finished", task.trial_id, report))
+
+    def lost(self, task: _Task, error: str) -> None:
+        self.log.append(("lost", task.trial_id, error))
+
+
+def test_a_killed_local_worker_is_replaced_and_its_task_run_again_then_lost(tmp_path: Path) -> None:
+    from ganzoo.sweep.executors.local import LocalExecutor
+
+    events = _Events()
+    LocalExecutor(workers=1, retries=1).run([_Task("a", str(tmp_path / "a"))], _die_the_first_time, events)
+    assert events.log == [("started", "a", "worker 1"), ("started", "a", "worker 1"), ("finished", "a", "done a")]
+    events = _Events()
+    LocalExecutor(workers=1, retries=0).run([_Task("b", str(tmp_path / "b"))], _die_the_first_time, events)
+    assert events.log == [("started", "b", "worker 1"),
+                          ("lost", "b", "the worker process running it died (killed by SIGKILL)")]
