@@ -23,7 +23,7 @@ BUDGET_TEXT = {b: f"{b} budget" for b in BUDGETS}
 
 
 def test_builtin_experiments_register_through_the_entry_point_group():
-    assert {"distances", "saturation"} <= set(EXPERIMENTS)
+    assert {"distances", "saturation", "clipping", "one-sided", "zoo", "w-tracks", "no-batch-norm"} <= set(EXPERIMENTS)
     for spec in REGISTRY.entries("experiment"):
         assert spec.provider.distribution == "ganzoo" and spec.provider.plugin == f"experiments-{spec.name}"
         assert spec.claim and spec.verdict_rule and set(spec.budgets) == set(BUDGETS)
@@ -146,4 +146,45 @@ def _saturation(result, data):
     assert 0 < numbers["minimax_min_d_fake"] < 1
 
 
-CHECKS = {"distances": _distances, "saturation": _saturation}
+def _clipping(result, data):
+    numbers = result.findings.numbers
+    for name in ("clip 0.1", "clip 0.01", "clip 0.001", "wgan-gp"):  # the four critics of Figure 1b
+        assert numbers[f"first_layer[{name}]"] > 0 and numbers[f"last_layer[{name}]"] > 0
+        assert numbers[f"spread[{name}]"] == pytest.approx(
+            math.log10(numbers[f"first_layer[{name}]"] / numbers[f"last_layer[{name}]"]))
+    assert set(data["figures"]) == {"layer_gradients", "value_surfaces"}
+
+
+def _one_sided(result, data):
+    numbers = result.findings.numbers
+    assert 0 <= numbers["p_holm[gaussians8/w1]"] <= 1 and numbers["mean[gaussians8/w1][wgan-lp]"] > 0
+    assert (result.findings.tables[0].rows[0][3]) == 2  # two seeds per loss
+    assert (result.out / "compare-gaussians8-w1" / "report.md").exists()
+
+
+def _zoo(result, data):
+    numbers = result.findings.numbers
+    for loss in ("minimax", "wgan-gp"):
+        assert 0 <= numbers[f"mean[gaussians8][modes][{loss}]"] <= 8
+        assert 0 <= numbers[f"mean[gaussians8][hq_percent][{loss}]"] <= 100
+        assert numbers[f"mean[gaussians8][w1][{loss}]"] > 0
+    assert sorted(numbers[f"rank[gaussians8][modes][{loss}]"] for loss in ("minimax", "wgan-gp")) in ([1, 2], [1, 1])
+
+
+def _w_tracks(result, data):
+    (table,) = result.findings.tables
+    assert {row[1] for row in table.rows} == {"wgan", "wgan-gp", "minimax", "non-saturating"}
+    assert all(row[3] == 3 and row[4] == "w1" for row in table.rows)  # evaluated at steps 2, 4 and 6
+    assert all(-1 <= row[5] <= 1 for row in table.rows if row[5] is not None)
+
+
+def _no_batch_norm(result, data):
+    numbers = result.findings.numbers
+    for loss in ("minimax", "wgan"):
+        assert numbers[f"fid[{loss}][dcgan]"] > 0 and numbers[f"fid[{loss}][dcgan-nobn]"] > 0
+        assert numbers[f"ratio[{loss}]"] == pytest.approx(numbers[f"fid[{loss}][dcgan-nobn]"]
+                                                          / numbers[f"fid[{loss}][dcgan]"])
+
+
+CHECKS = {"distances": _distances, "saturation": _saturation, "clipping": _clipping, "one-sided": _one_sided,
+          "zoo": _zoo, "w-tracks": _w_tracks, "no-batch-norm": _no_batch_norm}
