@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ganzoo.api import train
-from ganzoo.serve.app import free_port
+from ganzoo.serve.server import free_port
 from ganzoo.store import CRITIC_FILE, CURVES_FILE, ModelStore
 
 

@@ -119,9 +119,10 @@ def test_bad_model_references(client, service, ref, status, words):
 @pytest.mark.parametrize(("body", "words"), [
     ({"n": 0}, "body.n: Input should be greater than or equal to 1"),
     ({"n": 257}, "body.n: Input should be less than or equal to 256"),
-    ({"n": 2.5}, "body.n: Input should be a valid integer"),
-    ({"n": "64"}, "body.n: Input should be a valid integer"),
-    ({"n": True}, "body.n: Input should be a valid integer"),
+    ({"n": 2.5}, "body.n: Value error, must be a whole number"),
+    ({"n": "64"}, "body.n: Value error, must be a whole number"),
+    ({"n": True}, "body.n: Value error, must be a whole number"),
+    ({"n": None}, "body.n: Value error, must be a whole number"),
     ({"seed": -1}, "body.seed: Input should be greater than or equal to 0"),
     ({"seed": 2**32}, "body.seed: Input should be less than or equal to 4294967295"),
     ({"format": "gif"}, "body.format: Input should be 'png', 'npz' or 'safetensors'"),
@@ -132,6 +133,12 @@ def test_bodies_outside_the_limits_are_refused(client, body, words):
     response = client.post(SAMPLES.format("digits"), json=body)
     assert response.status_code == 422
     assert words in response.json()["error"] and "seed" in response.json()["hint"]
+
+
+def test_whole_numbers_may_arrive_as_floats_like_on_the_page(client):
+    as_floats = client.post(SAMPLES.format("digits"), json={"n": 8.0, "seed": 3.0, "format": "npz"})
+    assert as_floats.status_code == 200
+    assert as_floats.content == client.post(SAMPLES.format("digits"), json={"n": 8, "seed": 3, "format": "npz"}).content
 
 
 def test_a_body_that_is_not_json_is_refused(client):
@@ -177,3 +184,12 @@ def test_a_login_guards_every_route_and_the_schema(service):
             assert client.request(method, path, headers=basic("ann", "s3cret"), json={"n": 1}).status_code == 200
         schema = client.get("/api/v1/openapi.json", headers=basic("ann", "s3cret")).json()
         assert "401" in schema["paths"]["/api/v1/models"]["get"]["responses"]
+
+
+def test_every_route_is_documented(client):
+    text = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text(encoding="utf-8")
+    schema = client.get("/api/v1/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method in operations:
+            assert f"`{method.upper()} {path}`" in text, f"docs/serving.md does not document {method.upper()} {path}"
+    assert "`GET /api/v1/openapi.json`" in text

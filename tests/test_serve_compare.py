@@ -14,8 +14,9 @@ from PIL import Image
 
 from ganzoo.compare.make import make_comparison
 from ganzoo.compare.report import tables_markdown
-from ganzoo.serve.app import build_app, serving
+from ganzoo.serve.app import build_app
 from ganzoo.serve.compare_tab import CompareActions
+from ganzoo.serve.server import serving
 from ganzoo.serve.service import SamplingService
 
 pytestmark = [  # pandas deprecations raised inside Gradio's queue, not ours

@@ -1,4 +1,5 @@
-"""``ganzoo serve``: the sampling page over the model store. Thin: check the options, build the page, launch it.
+"""``ganzoo serve``: the sampling page and API over the model store. Thin: check the options, build the server,
+run it.
 
 Gradio is imported only when the command runs (about 10 s), never by ``ganzoo --help`` or ``import ganzoo``.
 """
@@ -6,7 +7,6 @@ Gradio is imported only when the command runs (about 10 s), never by ``ganzoo --
 from __future__ import annotations
 
 import os
-import signal
 
 import typer
 
@@ -17,43 +17,52 @@ def serve(
     host: str = typer.Option(validation.DEFAULT_HOST, "--host", help="address to bind; 127.0.0.1 = this machine only, "
                              "0.0.0.0 = every network interface"),
     port: int = typer.Option(validation.DEFAULT_PORT, "--port", "-p", help="TCP port"),
-    auth: str | None = typer.Option(None, "--auth", help="USER:PASS: ask for this login before showing the page"),
+    auth: str | None = typer.Option(None, "--auth", help="USER:PASS: ask for this login before showing the page "
+                                    "(and on every API call, as HTTP Basic)"),
     cache_size: int = typer.Option(validation.DEFAULT_CACHE_SIZE, "--cache-size",
                                    help="generators (and critics) kept loaded (LRU)"),
     max_queue: int = typer.Option(validation.DEFAULT_MAX_QUEUE, "--max-queue",
-                                  help="waiting requests beyond which the page answers busy"),
+                                  help="page requests waiting in Gradio's queue beyond which the page answers busy"),
     concurrency: int = typer.Option(validation.DEFAULT_CONCURRENCY, "--concurrency",
-                                    help="requests computed at the same time"),
+                                    help="requests (or joined batches) computed at the same time"),
+    max_batch: int = typer.Option(validation.DEFAULT_MAX_BATCH, "--max-batch",
+                                  help="samples one forward pass may join from concurrent requests (1: no batching)"),
+    max_wait_ms: float = typer.Option(validation.DEFAULT_MAX_WAIT_MS, "--max-wait-ms",
+                                      help="how long a batch waits for more requests of the same model"),
+    queue_size: int = typer.Option(validation.DEFAULT_QUEUE_SIZE, "--queue-size",
+                                   help="sample requests waiting for a forward pass beyond which the server answers "
+                                        "busy (HTTP 429)"),
 ) -> None:
-    """Serve a sampling page (and its API) for the models in the store: http://127.0.0.1:7860 by default."""
+    """Serve a sampling page and API for the models in the store: http://127.0.0.1:7860 by default."""
     host = validation.host(host)
     port = validation.whole_number(port, "--port", 1, 65535)
     credentials = validation.auth_pair(auth) if auth is not None else None
     validation.whole_number(cache_size, "--cache-size", 1, validation.MAX_CACHE)
     validation.whole_number(max_queue, "--max-queue", 1, validation.MAX_QUEUE)
     validation.whole_number(concurrency, "--concurrency", 1, validation.MAX_CONCURRENCY)
+    validation.whole_number(max_batch, "--max-batch", 1, validation.MAX_BATCH)
+    validation.real_number(max_wait_ms, "--max-wait-ms", 0, validation.MAX_WAIT_MS)
+    validation.whole_number(queue_size, "--queue-size", 1, validation.MAX_QUEUE)
     if not validation.is_loopback(host):
         typer.secho(f"warning: serving on {host}: anyone who can reach this machine on port {port} can use the page"
                     + ("" if credentials else "; consider --auth USER:PASS"), err=True, fg="yellow")
-    typer.echo("ganzoo serve: loading Gradio (takes a few seconds)...", err=True)
-    from ganzoo.serve.app import build_app, serving
+    from ganzoo.serve.server import bind, build_server, run, url_of
 
-    app = build_app(cache_size=cache_size, max_queue=max_queue, concurrency=concurrency)
+    sock = bind(host, port)  # before the slow imports: a taken port fails at once
+    typer.echo("ganzoo serve: loading Gradio (takes a few seconds)...", err=True)
     import torch
 
-    # `concurrency` requests compute at once: split the cores between them instead of oversubscribing
+    # `concurrency` batches compute at once: split the cores between them instead of oversubscribing
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // concurrency))
-    service = app.ganzoo_service
+    app = build_server(auth=credentials, cache_size=cache_size, max_queue=max_queue, concurrency=concurrency,
+                       max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size)
+    service = app.state.ganzoo_service
     count = len(service.store.list())
     typer.echo(f"ganzoo serve: {count} model version(s) in the store at {service.store.home}")
     if not count:
         typer.echo("  the store is empty: `ganzoo train ...` stores a model when it finishes, "
                    "`ganzoo models import DIR` adds an exported one; the Distances tab works without models")
-    with serving(app, host=host, port=port, auth=credentials) as url:
-        typer.echo(f"ganzoo serve: open {url}  (API: gradio_client, see docs/serving.md; Ctrl-C stops)")
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
-        app.block_thread()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    url = url_of(sock)
+    typer.echo(f"ganzoo serve: open {url}  (API: {url}api/v1/models, schema {url}api/v1/openapi.json; "
+               "see docs/serving.md; Ctrl-C stops)")
+    run(app, sock)

@@ -18,6 +18,7 @@ thread, and its bytes are encoded in a worker thread after the compute slot is f
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -26,7 +27,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -45,13 +46,23 @@ Format = Literal["png", "npz", "safetensors"]
 assert tuple(Format.__args__) == FORMATS  # type: ignore[attr-defined]
 
 
+def _whole(value: Any) -> Any:
+    """What the page accepts as a whole number: an int (not a bool) or a float without fractional part (64.0,
+    which JSON Schema counts as an integer too); strings and the rest are refused."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    return value
+
+
 class SampleRequest(BaseModel):
     """What to draw: ``n`` samples with noise seed ``seed``, returned as ``format``."""
 
     model_config = ConfigDict(extra="forbid")
-    n: Annotated[int, Field(strict=True, ge=1, le=validation.MAX_SAMPLES)] = Field(
+    n: Annotated[int, Field(ge=1, le=validation.MAX_SAMPLES), BeforeValidator(_whole)] = Field(
         64, description=f"number of samples, 1 to {validation.MAX_SAMPLES}")
-    seed: Annotated[int, Field(strict=True, ge=0, le=validation.MAX_SEED)] = Field(
+    seed: Annotated[int, Field(ge=0, le=validation.MAX_SEED), BeforeValidator(_whole)] = Field(
         0, description="noise seed: the same seed gives the same bytes (those `ganzoo sample` writes)")
     format: Format = Field("png", description="png: an image grid (a scatter for 2-D models); npz or "
                                               "safetensors: the raw float32 array [n, *shape]")

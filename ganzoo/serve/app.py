@@ -1,19 +1,21 @@
-"""The sampling page: Gradio wiring of :class:`~ganzoo.serve.service.SamplingService`, and its safe launch.
+"""The sampling page: Gradio wiring of :class:`~ganzoo.serve.service.SamplingService` (served, beside the API, by
+:mod:`ganzoo.serve.server`).
 
 Every action is one Gradio event with a documented ``api_name`` (see docs/serving.md), so the page and
 ``gradio_client`` call exactly the same code. Events run with ``preprocess=False``: Gradio's own input conversion
 is skipped and the raw values reach :mod:`ganzoo.serve.validation`, which checks type and range and answers with a
-clear message. Heavy events share one concurrency group bounded by ``concurrency``; the queue holds at most
-``max_queue`` waiting requests, beyond which Gradio answers "queue is full" instead of growing memory.
+clear message. Generate draws through the service's dynamic batcher (:mod:`ganzoo.serve.batching`), the same path
+as the API's samples route: up to :data:`SAMPLE_SLOTS` page requests wait on it at once, so that concurrent ones
+can share a forward pass, and a full batcher queue answers "the server is busy". The other heavy events share one
+concurrency group bounded by ``concurrency``; Gradio's queue holds at most ``max_queue`` waiting requests, beyond
+which Gradio answers "queue is full" instead of growing memory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,12 @@ from ganzoo.serve.offline import import_gradio
 from ganzoo.serve.service import DEFAULT_CACHE_SIZE, SamplingService, is_toy
 from ganzoo.store import ModelStore
 
-DEFAULT_HOST, DEFAULT_PORT = validation.DEFAULT_HOST, validation.DEFAULT_PORT
 DEFAULT_MAX_QUEUE, DEFAULT_CONCURRENCY = validation.DEFAULT_MAX_QUEUE, validation.DEFAULT_CONCURRENCY
 ENDPOINTS = ("generate", "interpolate", "model_info", "curves", "critic_surface", "distances", "list_models",
              "compare")
 COMPUTE = "compute"  # the concurrency group of every event that runs a network or draws a figure
+SAMPLES = "samples"  # Generate's group: its requests wait on the batcher, which bounds the computing itself
+SAMPLE_SLOTS = 8  # Generate requests that may wait on the batcher at once (more wait in Gradio's queue)
 #: Small pictures (a 28x28 grid is 242 pixels wide) are shown enlarged with sharp pixels; files keep their size.
 CSS = """
 #samples img, #strip img, #curves img, #surface img, #compare-samples img { height: 100%; width: auto; max-width: 100%;
@@ -74,7 +77,8 @@ def build_app(store: ModelStore | None = None, *, service: SamplingService | Non
     """The sampling page as a ``gradio.Blocks`` over ``store`` (default: ``GANZOO_HOME``); not yet launched.
 
     Pass ``service`` to share one :class:`SamplingService` (its caches) with the caller, who then also closes
-    it; the page's service is ``app.ganzoo_service`` either way. Launch with :func:`launch` or :func:`serving`.
+    it; the page's service is ``app.ganzoo_service`` either way. Serve it with
+    :func:`ganzoo.serve.server.build_server` (or, for a ``with`` block, :func:`ganzoo.serve.server.serving`).
     """
     max_queue = validation.whole_number(max_queue, "max_queue", 1, validation.MAX_QUEUE)
     concurrency = validation.whole_number(concurrency, "concurrency", 1, validation.MAX_CONCURRENCY)
@@ -151,7 +155,8 @@ def build_app(store: ModelStore | None = None, *, service: SamplingService | Non
         with gr.Accordion("Every stored model", open=False):
             catalogue = gr.JSON(label="list_models", elem_id="catalogue")
 
-        generate.click(guard(service.generate), [model, seed, n], samples, api_name="generate", **compute)
+        generate.click(guard(service.generate), [model, seed, n], samples, api_name="generate", preprocess=False,
+                       concurrency_id=SAMPLES, concurrency_limit=SAMPLE_SLOTS)
         interpolate.click(guard(service.interpolate), [model, seed_a, seed_b, frames], [strip, gif],
                           api_name="interpolate", **compute)
         draw_surface.click(guard(service.critic_surface), [model, surface_seed, surface_n], surface,
@@ -173,47 +178,3 @@ def build_app(store: ModelStore | None = None, *, service: SamplingService | Non
     demo.ganzoo_owns_service = owned
     return demo
 
-
-def launch(app: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, auth: tuple[str, str] | None = None,
-           block: bool = True, quiet: bool = False) -> str:
-    """Serve ``app`` on ``host:port`` (default 127.0.0.1:7860); never a share link, no analytics, no SSR.
-
-    ``block=False`` returns at once with the server running in a thread (tests, benchmarks); stop it with
-    :func:`stop`. Returns the local URL.
-    """
-    host = validation.host(host)
-    port = validation.whole_number(port, "port", 1, 65535)
-    try:
-        app.launch(server_name=host, server_port=port, share=False, auth=auth, prevent_thread_lock=not block,
-                   quiet=quiet, show_error=False, inbrowser=False, ssr_mode=False, mcp_server=False, pwa=False,
-                   enable_monitoring=False, footer_links=["api", "settings"], css=CSS)
-    except OSError as exc:
-        raise GanzooError(f"cannot serve on {host}:{port}: {exc}",
-                          hint="the port is probably taken by another server: pass --port N or stop it") from exc
-    return app.local_url
-
-
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port nothing listens on right now (the OS picks it), for test and benchmark servers."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving(app: Any, *, host: str = DEFAULT_HOST, port: int | None = None,
-            auth: tuple[str, str] | None = None) -> Iterator[str]:
-    """Run ``app`` in a background thread for the ``with`` block (on ``port``, or a free one); yields its URL."""
-    try:  # stopped even when the launch fails (port taken): the page's service is freed either way
-        yield launch(app, host=host, port=port if port is not None else free_port(host), auth=auth, block=False,
-                     quiet=True)
-    finally:
-        stop(app)
-
-
-def stop(app: Any) -> None:
-    """Stop a server started with :func:`launch`; a service the page made itself is freed too (cached models,
-    temporary files), one passed to :func:`build_app` stays the caller's."""
-    app.close(verbose=False)
-    if getattr(app, "ganzoo_owns_service", False):
-        app.ganzoo_service.close()
