@@ -1,51 +1,46 @@
-"""Latency of the sampling page under load: 200 requests for 64 DCGAN samples from 4 concurrent clients.
+"""The sampling server under load: the API and the page's endpoint, dynamic batching on and off, against the compute
+floor, all measured in one run.
 
-The page (``ganzoo.serve.build_app``) runs in this process, served from a thread on a free port on 127.0.0.1, with
-its default queue settings unless told otherwise. Each client is a separate process (so clients and server do not
-share a GIL) holding one ``gradio_client.Client`` that calls ``/generate`` (model, seed, n=64) one request after
-another; a request's latency is the wall time of its ``predict`` call (queueing, sampling, PNG encoding, transfer
-and the client's download of the PNG). Seeds differ per request. One warm-up request loads the model first.
+Each configuration is the real ``ganzoo serve`` in a subprocess (127.0.0.1, a free port, the store of this run),
+exactly as a user starts it, with ``--max-batch 256`` (batching on) or ``--max-batch 1`` (off) and otherwise its
+defaults (``--concurrency 2``: two compute slots, one torch thread each on two cores). Against each server:
 
-Output: p50 / p95 / max latency, throughput, the error count (must be 0; exit status 1 otherwise) and how often
-the page loaded the generator (1: the LRU cache serves every request after the first).
+- **api**: ``--clients`` client processes, each an ``httpx.Client`` (keep-alive) posting
+  ``{"n": 64, "seed": S}`` to ``/api/v1/models/REF/samples`` one request after another, ``--requests`` in all;
+- **page**: the same load through the page's ``/generate`` endpoint with ``gradio_client`` (what a page user's
+  Generate button does: Gradio's queue, then the PNG fetched from Gradio's file route).
 
-Without ``--model`` the script trains a DCGAN (default width 64, the architecture's default) with wgan-gp on
-scikit-learn's digits for 2 steps into a temporary store: the weights are barely trained, but sampling costs
-the same as for a trained model of that size.
+A request's latency is the client's wall time until the whole PNG is in hand. Seeds differ per request. One
+warm-up request per door loads the model first. The **floor** is the same work with no server: the same 64
+samples drawn and the same PNG encoded in this process, one request after another, on one torch thread.
 
-    .venv/bin/python benchmarks/bench_serve.py
-    .venv/bin/python benchmarks/bench_serve.py --model dcgan-wgan-gp-fashion-mnist --clients 4 --requests 200
+Without ``--model`` the script trains a DCGAN (width 64, the architecture's default) with wgan-gp on scikit-learn's
+digits for 2 steps into a temporary store: barely trained, but sampling costs what a trained one of that size costs.
+
+    .venv/bin/python benchmarks/bench_serve.py                        # the comparison, ~2 minutes
+    .venv/bin/python benchmarks/bench_serve.py --soak 600 --rate 20   # 10 minutes at 20 requests/s: RSS, errors
+
+Exit status 1 if any request failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-
-def client_worker(url: str, model: str, n: int, seeds: list[int], downloads: str, start: object,
-                  results: object) -> None:
-    """One client process: wait for the start signal, then call /generate once per seed, one after another."""
-    from ganzoo.serve.offline import offline_environment
-
-    offline_environment()
-    from gradio_client import Client
-
-    client = Client(url, verbose=False, analytics_enabled=False, download_files=downloads)
-    start.wait()
-    for seed in seeds:
-        began = time.perf_counter()
-        try:
-            client.predict(model, seed, n, api_name="/generate")
-            results.put((time.perf_counter() - began, None))
-        except Exception as exc:  # noqa: BLE001 - every failure counts as an error
-            results.put((time.perf_counter() - began, f"{type(exc).__name__}: {exc}"))
+PNG = b"\x89PNG\r\n\x1a\n"
+TARGET_P95_OVER_FLOOR, TARGET_API_OVER_PAGE = 4.0, 2.5
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -55,6 +50,194 @@ def percentile(values: list[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class Result:
+    label: str
+    latencies: list[float]
+    errors: list[str]
+    wall: float
+    batches: int | None = None
+    computed: int | None = None
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.wall
+
+    def row(self) -> str:
+        lat = self.latencies
+        batching = f"{self.computed / self.batches:5.2f}" if self.batches else "    -"
+        p50, p95 = percentile(lat, 50) * 1000, percentile(lat, 95) * 1000
+        return (f"  {self.label:<22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms"
+                f"   max {max(lat) * 1000:7.1f} ms   {self.throughput:6.1f} req/s   errors {len(self.errors):3d}"
+                f"   requests per forward pass {batching}")
+
+
+# --- clients (separate processes, so that clients and server share no GIL) ------------------------------------
+
+
+def api_client(url: str, model: str, n: int, seeds: list[int], start: object, results: object,
+               interval: float) -> None:
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=120) as client:
+        start.wait()
+        due = time.perf_counter()
+        for seed in seeds:
+            if interval:
+                due += interval
+                time.sleep(max(0.0, due - time.perf_counter()))
+            began = time.perf_counter()
+            try:
+                response = client.post(f"api/v1/models/{model}/samples", json={"n": n, "seed": seed})
+                ok = response.status_code == 200 and response.content[:8] == PNG
+                error = None if ok else f"HTTP {response.status_code}: {response.text[:200]}"
+            except Exception as exc:  # noqa: BLE001 - every failure counts as an error
+                error = f"{type(exc).__name__}: {exc}"
+            results.put((time.perf_counter() - began, error))
+
+
+def page_client(url: str, model: str, n: int, seeds: list[int], start: object, results: object,
+                interval: float, downloads: str) -> None:
+    from ganzoo.serve.offline import offline_environment
+
+    offline_environment()
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=downloads)
+    start.wait()
+    due = time.perf_counter()
+    for seed in seeds:
+        if interval:
+            due += interval
+            time.sleep(max(0.0, due - time.perf_counter()))
+        began = time.perf_counter()
+        try:
+            path = client.predict(model, seed, n, api_name="/generate")
+            error = None if Path(path).read_bytes()[:8] == PNG else "not a PNG"
+            Path(path).unlink(missing_ok=True)
+        except Exception as exc:  # noqa: BLE001
+            error = f"{type(exc).__name__}: {exc}"
+        results.put((time.perf_counter() - began, error))
+
+
+def load(url: str, door: str, model: str, n: int, seeds: list[int], clients: int, tmp: Path,
+         interval: float = 0.0) -> tuple[list[tuple[float, str | None]], float]:
+    """``seeds`` requests split over ``clients`` processes; returns (latency, error) per request and the wall time."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    workers = []
+    for i in range(clients):
+        mine = seeds[i::clients]
+        args = (url, model, n, mine, start, results, interval * clients)
+        if door == "page":
+            workers.append(context.Process(target=page_client, args=(*args, str(tmp / f"client{i}"))))
+        else:
+            workers.append(context.Process(target=api_client, args=args))
+    for worker in workers:
+        worker.start()
+    time.sleep(3.0)  # let the clients import and connect
+    began = time.perf_counter()
+    start.set()
+    outcomes = [results.get(timeout=3600) for _ in seeds]
+    wall = time.perf_counter() - began
+    for worker in workers:
+        worker.join()
+    return outcomes, wall
+
+
+# --- the server as a user starts it ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def ganzoo_serve(home: Path, tmp: Path, *options: str) -> Iterator[tuple[str, int]]:
+    """`ganzoo serve --port P *options` over the store at ``home``; yields (URL, pid); SIGTERM at the end."""
+    port = free_port()
+    log = tmp / f"serve-{port}.log"
+    env = {**os.environ, "GANZOO_HOME": str(home), "GRADIO_TEMP_DIR": str(tmp / "gradio-cache")}
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "ganzoo.cli", "serve", "--port", str(port), *options],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 300
+        while True:
+            if process.poll() is not None or time.time() > deadline:
+                raise SystemExit(f"`ganzoo serve` did not start:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "api/v1/stats", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def stats(url: str) -> dict:
+    import json
+
+    with urllib.request.urlopen(url + "api/v1/stats", timeout=30) as response:
+        return json.loads(response.read())
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(url: str, door: str, label: str, model: str, args: argparse.Namespace, tmp: Path) -> Result:
+    before = stats(url)
+    outcomes, wall = load(url, door, model, args.n, list(range(1, args.requests + 1)), args.clients, tmp)
+    after = stats(url)
+    return Result(label, [t for t, _ in outcomes], [e for _, e in outcomes if e], wall,
+                  after["batches"] - before["batches"], after["computed"] - before["computed"])
+
+
+def warm(url: str, model: str, n: int, tmp: Path) -> None:
+    import httpx
+
+    from ganzoo.serve.offline import offline_environment
+
+    offline_environment()
+    from gradio_client import Client
+
+    assert httpx.post(f"{url}api/v1/models/{model}/samples", json={"n": n}, timeout=300).status_code == 200
+    Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp / "warm")).predict(
+        model, 0, n, api_name="/generate")
+
+
+# --- the floor: the same work, no server ---------------------------------------------------------------------------
+
+
+def floor(store: object, model: str, args: argparse.Namespace) -> Result:
+    import torch
+
+    from ganzoo.runs.plots import image_grid_png
+    from ganzoo.store.loading import load_generator
+
+    torch.set_num_threads(1)
+    generator = load_generator(model, store=store)
+    image_grid_png(generator.sample(args.n, seed=0))
+    latencies = []
+    began = time.perf_counter()
+    for seed in range(1, args.requests + 1):
+        start = time.perf_counter()
+        image_grid_png(generator.sample(args.n, seed=seed))
+        latencies.append(time.perf_counter() - start)
+    return Result("floor (in-process)", latencies, [], time.perf_counter() - began)
 
 
 def make_model(root: Path, width: int) -> tuple[object, str]:
@@ -67,80 +250,95 @@ def make_model(root: Path, width: int) -> tuple[object, str]:
     return store, "bench-dcgan"
 
 
+def compare(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
+    results = {"floor": floor(store, model, args)}
+    for batching, max_batch in (("on", 256), ("off", 1)):
+        with ganzoo_serve(store.home, tmp, "--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms),
+                          "--concurrency", str(args.concurrency)) as (url, _):
+            warm(url, model, args.n, tmp)
+            for door in ("api", "page"):
+                results[f"{door}-{batching}"] = measure(url, door, f"{door}, batching {batching}", model, args, tmp)
+    print(f"bench_serve: {args.requests} requests for {args.n} samples of {model} from {args.clients} concurrent "
+          f"clients; `ganzoo serve --concurrency {args.concurrency} --max-wait-ms {args.max_wait_ms}`, batching on "
+          f"(--max-batch 256) and off (--max-batch 1); floor: the same samples and PNGs in-process, 1 torch thread")
+    for result in results.values():
+        print(result.row())
+    base = statistics.median(results["floor"].latencies)
+    on, off = results["api-on"], results["api-off"]
+    p95_ratio = percentile(on.latencies, 95) / base
+    rate_ratio = on.throughput / results["page-on"].throughput
+    print(f"  API p95 / floor p50: {p95_ratio:.2f}x (target <= {TARGET_P95_OVER_FLOOR:g}x: "
+          f"{'met' if p95_ratio <= TARGET_P95_OVER_FLOOR else 'NOT met'})")
+    print(f"  API req/s / page req/s (batching on): {rate_ratio:.2f}x (target >= {TARGET_API_OVER_PAGE:g}x: "
+          f"{'met' if rate_ratio >= TARGET_API_OVER_PAGE else 'NOT met'})")
+    print(f"  batching on / off: API {on.throughput / off.throughput:.2f}x req/s, p95 "
+          f"{percentile(on.latencies, 95) / percentile(off.latencies, 95):.2f}x; page "
+          f"{results['page-on'].throughput / results['page-off'].throughput:.2f}x req/s")
+    errors = [e for r in results.values() for e in r.errors]
+    if errors:
+        print(f"  first error: {errors[0]}")
+    return 1 if errors else 0
+
+
+def soak(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
+    count = int(args.soak * args.rate)
+    with ganzoo_serve(store.home, tmp, "--concurrency", str(args.concurrency)) as (url, pid):
+        warm(url, model, args.n, tmp)
+        start_rss = rss_mib(pid)
+        samples_rss: list[float] = []
+        from threading import Event, Thread
+
+        done = Event()
+
+        def watch() -> None:
+            while not done.wait(10):
+                samples_rss.append(rss_mib(pid))
+
+        watcher = Thread(target=watch, daemon=True)
+        watcher.start()
+        outcomes, wall = load(url, "api", model, args.n, list(range(1, count + 1)), args.clients, tmp,
+                              interval=1 / args.rate)
+        done.set()
+        end_rss = rss_mib(pid)
+        final = stats(url)
+    result = Result("api soak", [t for t, _ in outcomes], [e for _, e in outcomes if e], wall,
+                    final["batches"], final["computed"])
+    print(f"bench_serve soak: {count} API requests for {args.n} samples of {model} at {args.rate:g} requests/s "
+          f"from {args.clients} clients over {wall:.0f} s")
+    print(result.row())
+    print(f"  server RSS: start {start_rss:.0f} MiB, end {end_rss:.0f} MiB, max {max(samples_rss + [end_rss]):.0f} "
+          f"MiB (sampled every 10 s); change {end_rss - start_rss:+.0f} MiB")
+    if result.errors:
+        print(f"  first error: {result.errors[0]}")
+    return 1 if result.errors else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a model of the store at GANZOO_HOME [default: train a 2-step DCGAN]")
     parser.add_argument("--width", type=int, default=64, help="DCGAN width when training one [default: 64]")
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=200, help="requests per door and setting [default: 200]")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--n", type=int, default=64, help="samples per request")
-    parser.add_argument("--concurrency", type=int, default=None, help="page's --concurrency [default: page's]")
-    parser.add_argument("--max-queue", type=int, default=None, help="page's --max-queue [default: page's]")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in the server [default: 1]")
+    parser.add_argument("--concurrency", type=int, default=2, help="the server's compute slots [default: 2]")
+    parser.add_argument("--max-wait-ms", type=float, default=2.0, help="the batcher's wait [default: 2]")
+    parser.add_argument("--soak", type=float, default=0, help="instead: a soak of this many seconds at --rate")
+    parser.add_argument("--rate", type=float, default=20.0, help="soak requests per second [default: 20]")
     args = parser.parse_args()
 
-    import torch
-
-    torch.set_num_threads(args.threads)
-    from ganzoo.serve.app import DEFAULT_CONCURRENCY, DEFAULT_MAX_QUEUE, build_app, serving
-    from ganzoo.serve.service import SamplingService
     from ganzoo.store import ModelStore
 
-    concurrency = args.concurrency or DEFAULT_CONCURRENCY
-    max_queue = args.max_queue or DEFAULT_MAX_QUEUE
-    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
-        os.environ["GRADIO_TEMP_DIR"] = str(Path(tmp) / "gradio-cache")  # Gradio's file cache goes with the rest
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as name:
+        tmp = Path(name)
         if args.model:
             store, model = ModelStore(), args.model
         else:
             began = time.perf_counter()
-            store, model = make_model(Path(tmp), args.width)
+            store, model = make_model(tmp, args.width)
             print(f"trained a 2-step dcgan (width {args.width}) on digits in {time.perf_counter() - began:.1f} s",
                   file=sys.stderr)
-        record = store.get(model)
-        service = SamplingService(store)
-        app = build_app(service=service, max_queue=max_queue, concurrency=concurrency)
-        with serving(app) as url:
-            from gradio_client import Client
-
-            warm = Client(url, verbose=False, analytics_enabled=False, download_files=str(Path(tmp) / "warm"))
-            began = time.perf_counter()
-            warm.predict(record.ref, 0, args.n, api_name="/generate")
-            cold = time.perf_counter() - began
-
-            context = multiprocessing.get_context("spawn")
-            start, results = context.Event(), context.Queue()
-            seeds = list(range(1, args.requests + 1))
-            workers = [context.Process(target=client_worker,
-                                       args=(url, record.ref, args.n, seeds[i::args.clients],
-                                             str(Path(tmp) / f"client{i}"), start, results))
-                       for i in range(args.clients)]
-            for worker in workers:
-                worker.start()
-            time.sleep(0.5)
-            began = time.perf_counter()
-            start.set()
-            outcomes = [results.get(timeout=1800) for _ in seeds]
-            wall = time.perf_counter() - began
-            for worker in workers:
-                worker.join()
-        loads, hits = service.generators.loads, service.generators.hits
-        service.close()
-
-    latencies = [t for t, _ in outcomes]
-    errors = [e for _, e in outcomes if e is not None]
-    shape = "x".join(str(d) for d in record.config["shape"])
-    width = record.config["train_config"]["arch_options"].get("width")
-    print(f"bench_serve: {len(seeds)} requests for {args.n} samples of {record.ref} ({record.arch} width {width}, "
-          f"{shape}) from {args.clients} concurrent clients; page concurrency {concurrency}, queue {max_queue}, "
-          f"torch threads {args.threads}")
-    print(f"  latency  p50 {percentile(latencies, 50):.3f} s   p95 {percentile(latencies, 95):.3f} s   "
-          f"max {max(latencies):.3f} s   mean {statistics.fmean(latencies):.3f} s")
-    print(f"  throughput {len(seeds) / wall:.1f} requests/s over {wall:.1f} s; first (cold) request {cold:.3f} s")
-    print(f"  errors {len(errors)}" + (f"  (first: {errors[0]})" if errors else ""))
-    print(f"  generator loads {loads} (cache hits {hits}): weights loaded once, every later request served from "
-          "the LRU cache" if loads == 1 else f"  generator loads {loads} (cache hits {hits})")
-    return 1 if errors else 0
+        model = store.get(model).ref
+        return soak(store, model, args, tmp) if args.soak else compare(store, model, args, tmp)
 
 
 if __name__ == "__main__":
