@@ -173,7 +173,7 @@ def resume(run_dir: str | Path, *, steps: int | None = None, device: str | None 
     trained_by, owned = config.world_size, ranks is None
     ranks = join_processes(config, ranks)
     try:
-        if ranks.world_size != trained_by:
+        if ranks.world_size != trained_by and at < config.steps:
             raise GanzooError(
                 f"run {run_dir} was trained by {trained_by} process(es) (global batch {config.batch_size} = "
                 f"{trained_by} x {config.batch_size // trained_by}); this is {ranks.world_size}: its data shards and "

@@ -55,8 +55,25 @@ def main(out: Path) -> None:
             torch.save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict(),
                         "eps": drawn, "world_size": config.world_size},
                        out / spec.name / f"rank{ranks.rank}.pt")
+        batchnorm(out / "batchnorm", registry, ranks)
     finally:
         ranks.close()
+
+
+def batchnorm(out: Path, registry, ranks) -> None:
+    """A DCGAN generator with per-rank batch norm: two steps, then a checkpoint; each rank's buffers before and
+    after the checkpoint, and the checkpoint's."""
+    config = api.make_config("dcgan", "minimax", "digits", sets={"arch.width": 8}, batch_size=16, steps=2,
+                             device="cpu", register=False)
+    api.join_processes(config, ranks)
+    trainer = api.make_trainer(config, registry, out, progress=False, ranks=ranks)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer._write_config()
+    for _ in range(2):
+        trainer.train_step()
+    before = {k: v.clone() for k, v in trainer.generator.named_buffers()}
+    trainer.checkpoint()
+    torch.save({"before": before, "after": dict(trainer.generator.named_buffers())}, out / f"rank{ranks.rank}.pt")
 
 
 if __name__ == "__main__":

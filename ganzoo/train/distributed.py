@@ -18,9 +18,11 @@ average of W per-rank means over equal shards is the global-batch mean.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from inspect import signature
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,6 +37,8 @@ RESTART_COUNT, MAX_RESTARTS = "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RE
 #: distinct from every seed a single run can have (seeds are below 2**32).
 STREAM_STRIDE = 2**32
 TIMEOUT = timedelta(minutes=30)
+#: torch's switch that gives every restart of a group its own store (see :func:`launch`).
+UNSHARED_STORE = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
 
 
 def launched_by_torchrun(environ: Any = None) -> bool:
@@ -199,3 +203,68 @@ def batchnorm_mode(generator: nn.Module, critic: nn.Module, sync: bool, world_si
     if world_size == 1:
         return "whole batch"
     return "synchronised over ranks (SyncBatchNorm)" if sync else "per rank (each rank's own batch statistics)"
+
+
+def check_launch(*, nproc: int, nnodes: int = 1, rdzv_endpoint: str | None = None, max_restarts: int = 0) -> None:
+    """What :func:`launch` refuses, before any process starts."""
+    for name, value, least in (("--nproc", nproc, 1), ("--nnodes", nnodes, 1), ("--max-restarts", max_restarts, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{name} must be a whole number >= {least}, got {value!r}")
+    if launched_by_torchrun():
+        raise ConfigError("this process was already started by torchrun; --nproc would start processes inside it",
+                          hint="leave out --nproc (torchrun's --nproc-per-node says how many) or run ganzoo directly")
+    if nnodes > 1 and not rdzv_endpoint:
+        raise ConfigError(f"--nnodes {nnodes} needs the address every machine meets at",
+                          hint="pass --rdzv-endpoint HOST:PORT (the same on every machine, e.g. the first one's)")
+
+
+def launch(worker_args: Sequence[str], *, nproc: int, nnodes: int = 1, node_rank: int | None = None,
+           rdzv_endpoint: str | None = None, max_restarts: int = 0) -> None:
+    """``python -m ganzoo WORKER_ARGS`` in ``nproc`` processes on this machine, through torch.distributed.run: what
+    ``torchrun --nproc-per-node N [--nnodes M --rdzv-backend c10d --rdzv-endpoint HOST:PORT] --max-restarts K
+    -m ganzoo ...`` does (one machine alone: ``--standalone``). Returns when every process has finished."""
+    check_launch(nproc=nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, max_restarts=max_restarts)
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    args = ["--nproc-per-node", str(nproc), "--max-restarts", str(max_restarts)]
+    if nnodes == 1 and not rdzv_endpoint:
+        args.append("--standalone")
+    else:
+        args += ["--nnodes", str(nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint", str(rdzv_endpoint)]
+        if node_rank is not None:
+            args += ["--node-rank", str(node_rank)]
+    # A restarted group must not share the rendezvous store of the failed one: with it shared (torch's default since
+    # 2.5) the new group's gloo / NCCL set-up reads the dead group's addresses and fails (pytorch issue #135712)
+    os.environ.setdefault(UNSHARED_STORE, "1")
+    try:
+        run(get_args_parser().parse_args([*args, "--module", "ganzoo", *worker_args]))
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        raise GanzooError(f"the data-parallel run failed: rank {rank} exited with status {failure.exitcode}"
+                          + (f" (after {max_restarts} restart(s))" if max_restarts else ""),
+                          hint="its message is above; a run with a checkpoint continues with "
+                               f"`ganzoo train --nproc {nproc} --resume RUN_DIR`") from exc
+
+
+#: Tests only: ``RANK:STEP:MARKER`` makes that rank exit abruptly after that generator step, once (see below).
+FAULT_ENV = "GANZOO_FAULT_EXIT"
+
+
+def fault_injection(rank: int, environ: Any = None) -> Callable[[int], None] | None:
+    """What the restart test kills a rank with: with ``GANZOO_FAULT_EXIT=RANK:STEP:MARKER``, rank RANK exits with
+    status 1 and no clean-up (as a crash does) after generator step STEP, unless the file MARKER exists; it creates
+    MARKER first, so the group torchrun restarts runs through. None (nothing to do) without the variable."""
+    spec = (os.environ if environ is None else environ).get(FAULT_ENV)
+    if not spec:
+        return None
+    who, at, marker = spec.split(":", 2)
+    if int(who) != rank:
+        return None
+
+    def maybe_exit(step: int) -> None:
+        if step == int(at) and not os.path.exists(marker):
+            Path(marker).touch()
+            os._exit(1)
+
+    return maybe_exit

@@ -37,7 +37,7 @@ from ganzoo.runs.files import atomic_write_bytes
 from ganzoo.runs.folder import LOG_FILE, read_metrics, read_run, write_run_config
 from ganzoo.runs.plots import save_curves, save_samples
 from ganzoo.train.build import Parts
-from ganzoo.train.distributed import batchnorm_mode
+from ganzoo.train.distributed import batchnorm_mode, fault_injection
 
 LOGGED = ("critic_loss", "generator_loss", "w_estimate", "penalty", "grad_norm")
 FLUSH_EVERY = 10  # steps between host syncs for logging
@@ -101,6 +101,7 @@ class Trainer:
         self.ranks = parts.ranks
         self.train_generator = self.ranks.wrap(self.generator, self.device)
         self.train_critic = self.ranks.wrap(self.critic, self.device)
+        self._fault = fault_injection(self.ranks.rank)  # tests of restarts only (GANZOO_FAULT_EXIT)
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         picture_rng = torch.Generator(device=self.device).manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, config.latent_dim, generator=picture_rng, device=self.device)
@@ -140,7 +141,8 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         for scheduler, saved in zip(self.schedulers, state["schedulers"], strict=True):
             scheduler.last_epoch = int(saved["last_epoch"])
-        self.global_rng.state = state["rng_global_ranks"][self.ranks.rank] if self.ranks.distributed \
+        # a row of the stacked states is a view; torch.set_rng_state wants a tensor of its own
+        self.global_rng.state = state["rng_global_ranks"][self.ranks.rank].clone() if self.ranks.distributed \
             else state["rng_global"]
         self.rng.set_state(state["rng_train"])
         self.data.load_state_dict(state["data"])
@@ -270,6 +272,8 @@ class Trainer:
                     start += seconds  # evaluation time is not training time
                 while self.step < cfg.steps:
                     values = self.train_step()
+                    if self._fault is not None:
+                        self._fault(self.step)
                     scores = self._take_layer_grads()
                     if self.evaluator is not None and self.step % cfg.eval_every == 0:
                         evaluation, seconds = self._timed_evaluation()
