@@ -264,22 +264,24 @@ def _register(result: RunResult, config: TrainConfig, store: ModelStore | None, 
 
 
 def subject_from_store(ref: str, *, store: ModelStore | None = None, device: str = "cpu",
-                       registry: Registry | None = None) -> Subject:
-    """The generator of stored model ``ref`` ("name" or "name:version") as something to evaluate."""
-    generator = load_generator(ref, device=device, store=store, registry=registry)
+                       registry: Registry | None = None, raw: bool = False) -> Subject:
+    """The generator of stored model ``ref`` ("name" or "name:version") as something to evaluate: its moving average
+    when it has one, unless ``raw``."""
+    generator = load_generator(ref, device=device, store=store, registry=registry, raw=raw)
     config = generator.record.config
     options = dict(config.get("train_config", {}).get("dataset_options", {}))
     return Subject(generator, generator.latent_dim, tuple(generator.shape), generator.data_kind, config["dataset"],
-                   options, f"model {generator.record.ref}", ref=generator.record.ref, device=generator.device)
+                   options, f"model {generator.record.ref} ({generator.description})", ref=generator.record.ref,
+                   device=generator.device, weights=generator.weights)
 
 
 def evaluate_model(ref: str, metrics: Sequence[str] | None = None, *, store: ModelStore | None = None,
-                   save: bool = True, device: str = "cpu", registry: Registry | None = None,
+                   save: bool = True, device: str = "cpu", registry: Registry | None = None, raw: bool = False,
                    **options: Any) -> Evaluation:
-    """Evaluate stored model ``ref`` and record the results in the store (and so in its model card); ``options``
-    as :func:`ganzoo.eval.engine.evaluate` takes them."""
+    """Evaluate stored model ``ref`` (its averaged generator when it has one, unless ``raw``) and record the results
+    in the store (and so in its model card); ``options`` as :func:`ganzoo.eval.engine.evaluate` takes them."""
     store = store or ModelStore()
-    subject = subject_from_store(ref, store=store, device=device, registry=registry)
+    subject = subject_from_store(ref, store=store, device=device, registry=registry, raw=raw)
     evaluation = evaluate(subject, metrics, registry=registry, **options)
     if save:
         record = store.add_metrics(subject.ref, evaluation.results)

@@ -4,7 +4,7 @@
 |---|---|---|---|
 | mlp | ``layers`` x (Linear + ReLU), linear out (tanh for images) | same, one score out | points, images |
 | dcgan | z -> 4x4 (7x7 for 28), ConvT(4, 2, 1) + BN + ReLU, tanh | Conv(4, 2, 1) + norm + LReLU | 28/32/64 |
-| dcgan-nobn | as dcgan, no normalisation | as dcgan, no normalisation | 28/32/64 |
+| dcgan-nobn | as dcgan, no normalisation, ``width`` filters in every layer | dcgan's critic (batch norm) | 28/32/64 |
 
 Every factory is ``factory(shape, latent_dim, **options) -> (generator, critic)``: ``generator(z)`` maps
 ``[B, latent_dim]`` to ``[B, *shape]``; ``critic(x)`` maps ``[B, *shape]`` to ``[B]`` raw scores (no sigmoid:
@@ -23,11 +23,15 @@ from ganzoo import ArchitectureSpec, ConfigError, hookimpl
 ARJOVSKY = "Arjovsky, Chintala, Bottou 2017, Wasserstein GAN (arXiv:1701.07875)"
 RADFORD = ("Radford, Metz, Chintala 2016, Unsupervised Representation Learning with Deep Convolutional "
            "Generative Adversarial Networks (arXiv:1511.06434)")
-NOBN_PAPER = (f"{ARJOVSKY}, section 4.3 and figure 2: DCGAN without batch norm, where WGAN still trains and "
-              f"the standard GAN fails; architecture from {RADFORD}")
+NOBN_PAPER = (f"{ARJOVSKY}, section 4.3 and figure 6: a generator without batch norm and with a constant number of "
+              f"filters, the DCGAN critic kept (`--noBN` in the authors' code); WGAN still trains, the standard GAN "
+              f"fails; architecture from {RADFORD}")
 
 NORMS = ("batch", "layer", "none")
 GENERATOR_NORMS = ("batch", "none")
+#: Generator filters: DCGAN's, doubling at every layer inward from ``width`` next to the image; or ``width`` in every
+#: layer (the WGAN paper's no-batch-norm experiment, figure 6).
+GENERATOR_FILTERS = ("doubling", "constant")
 #: Square image size -> side of the first feature map; each ConvTranspose(4, 2, 1) then doubles the side.
 DCGAN_BASES = {28: 7, 32: 4, 64: 4}
 DCGAN_CHANNELS = (1, 3)
@@ -180,21 +184,24 @@ def mlp(shape: Sequence[int], latent_dim: int, *, hidden: int = 512, layers: int
 
 
 def build_dcgan(arch: str, shape: Sequence[int], latent_dim: int, width: int, generator_norm: str,
-                critic_norm: str) -> Pair:
-    """DCGAN pair for (1 or 3, s, s), s in 28/32/64: ``width`` channels next to the image, doubling inward."""
+                critic_norm: str, generator_filters: str = "doubling") -> Pair:
+    """DCGAN pair for (1 or 3, s, s), s in 28/32/64: ``width`` channels next to the image, doubling inward (or, with
+    ``generator_filters="constant"``, ``width`` channels in every generator layer)."""
     channels, size = dcgan_image_shape(arch, shape)
     check_latent_dim(arch, latent_dim)
     check_positive(arch, width=width)
     check_choice(arch, "generator_norm", generator_norm, GENERATOR_NORMS)
     check_choice(arch, "critic_norm", critic_norm, NORMS)
+    check_choice(arch, "generator_filters", generator_filters, GENERATOR_FILTERS)
     base = DCGAN_BASES[size]
     steps = (size // base).bit_length() - 1  # stride-2 layers between the base map and the image
     widths = [width * 2**i for i in range(steps)]  # widths[i]: channels at side size / 2^(i+1)
     inward = list(zip(widths[:-1], widths[1:], strict=True))  # critic: from the image to the base map
-    outward = [(c_out, c_in) for c_in, c_out in reversed(inward)]  # generator: from the base map to the image
+    g_widths = widths if generator_filters == "doubling" else [width] * steps
+    outward = [(c_out, c_in) for c_in, c_out in reversed(list(zip(g_widths[:-1], g_widths[1:], strict=True)))]
 
     g_layers = [nn.Unflatten(1, (latent_dim, 1, 1)),
-                conv_block(latent_dim, widths[-1], norm=generator_norm, activation=nn.ReLU(), transpose=True,
+                conv_block(latent_dim, g_widths[-1], norm=generator_norm, activation=nn.ReLU(), transpose=True,
                            kernel=base, stride=1, padding=0)]
     g_layers += [conv_block(c_in, c_out, norm=generator_norm, activation=nn.ReLU(), transpose=True)
                  for c_in, c_out in outward]
@@ -219,9 +226,11 @@ def dcgan(shape: Sequence[int], latent_dim: int, *, width: int = 64, generator_n
 
 
 def dcgan_nobn(shape: Sequence[int], latent_dim: int, *, width: int = 64, generator_norm: str = "none",
-               critic_norm: str = "none") -> Pair:
-    """The same DCGAN, no normalisation in either network by default."""
-    return build_dcgan("dcgan-nobn", shape, latent_dim, width, generator_norm, critic_norm)
+               critic_norm: str = "batch", generator_filters: str = "constant") -> Pair:
+    """The WGAN paper's no-batch-norm experiment (its figure 6): a DCGAN generator without batch norm and with
+    ``width`` filters in every layer, and DCGAN's critic (batch norm; ``critic_norm="none"`` removes it too).
+    ``generator_filters="doubling"`` gives the authors' code's ``DCGAN_G_nobn`` (DCGAN's filter counts)."""
+    return build_dcgan("dcgan-nobn", shape, latent_dim, width, generator_norm, critic_norm, generator_filters)
 
 
 # --- registration ----------------------------------------------------------------------------------------
@@ -244,7 +253,9 @@ def register_architectures(register) -> None:  # noqa: ANN001 - the hook's callb
                     "28, 32 or 64 px, 1 or 3 channels."))
     register(ArchitectureSpec(
         name="dcgan-nobn", factory=dcgan_nobn, latent_dim=100, points=False, image_sizes=tuple(DCGAN_BASES),
-        options={"width": 64, "generator_norm": "none", "critic_norm": "none"},
+        options={"width": 64, "generator_norm": "none", "critic_norm": "batch", "generator_filters": "constant"},
         critic_norm_option="critic_norm", paper=NOBN_PAPER,
-        description="DCGAN with no batch norm in generator or critic: the WGAN paper's robustness experiment "
-                    "(WGAN still trains, the standard GAN degrades); 28, 32 or 64 px, 1 or 3 channels."))
+        description="The WGAN paper's no-batch-norm experiment (figure 6): a DCGAN generator without batch norm "
+                    "and with `width` filters in every layer, DCGAN's critic kept (--set critic_norm=none removes "
+                    "its batch norm too; generator_filters=doubling gives the authors' code's DCGAN_G_nobn); "
+                    "28, 32 or 64 px, 1 or 3 channels."))

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganzoo.api import make_config
 from ganzoo.errors import ConfigError
 from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.specs import ArchitectureSpec
@@ -165,16 +166,39 @@ def test_gradient_penalty_double_backward(spec: ArchitectureSpec) -> None:
     assert all(p.grad is not None for p in critic.parameters() if p.dim() > 1)
 
 
-def test_dcgan_has_batchnorm_and_dcgan_nobn_has_none() -> None:
+def test_dcgan_has_batchnorm_and_the_first_critic_layer_has_none() -> None:
     registry = get_registry()
     generator, critic = build(registry.arch("dcgan"), (1, 28, 28), **small_options(registry.arch("dcgan")))
     assert has_batchnorm(generator) and has_batchnorm(critic)
     first_conv_block = critic.body[0]
     assert not has_batchnorm(first_conv_block), "DCGAN: no batch norm on the critic's first layer"
-    nobn = registry.arch("dcgan-nobn")
+
+
+def conv_shapes(module: nn.Module) -> list[tuple[int, ...]]:
+    return [tuple(m.weight.shape) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
+def test_dcgan_nobn_is_the_wgan_papers_experiment_a_constant_width_generator_without_bn_and_dcgans_critic() -> None:
+    registry = get_registry()
+    nobn, dcgan = registry.arch("dcgan-nobn"), registry.arch("dcgan")
     for shape in cases(nobn):
-        generator, critic = build(nobn, shape, **small_options(nobn))
-        assert not has_batchnorm(generator) and not has_batchnorm(critic), case_id(nobn, shape)
+        width = 8
+        generator, critic = build(nobn, shape, width=width)
+        assert not has_batchnorm(generator), case_id(nobn, shape)
+        convs = [m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+        assert len(convs) >= 3 and all(m.out_channels == width for m in convs[:-1]), case_id(nobn, shape)
+        assert convs[-1].out_channels == shape[0]
+        _, dcgan_critic = build(dcgan, shape, width=width)
+        assert conv_shapes(critic) == conv_shapes(dcgan_critic) and has_batchnorm(critic), case_id(nobn, shape)
+    _, bare = build(nobn, (1, 28, 28), width=8, critic_norm="none")
+    assert not has_batchnorm(bare)
+    doubling, _ = build(nobn, (1, 64, 64), width=8, generator_filters="doubling")  # the authors' DCGAN_G_nobn
+    dcgan_generator, _ = build(dcgan, (1, 64, 64), width=8)
+    assert conv_shapes(doubling) == conv_shapes(dcgan_generator) and not has_batchnorm(doubling)
+    config = make_config("dcgan-nobn", "wgan", "digits", sets={"critic_norm": "none"})
+    assert config.arch_options == {"width": 64, "generator_norm": "none", "critic_norm": "none",
+                                   "generator_filters": "constant"}
+    assert config.sources["arch.critic_norm"] == "--set"  # recorded in config.json (and so in the model card)
 
 
 def test_dcgan_nobn_can_still_ask_for_a_norm() -> None:

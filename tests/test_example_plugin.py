@@ -24,7 +24,7 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganzoo-lsgan"
 DISTRIBUTION = "ganzoo-lsgan"
 PROVIDER = {"distribution": DISTRIBUTION, "version": "0.1.0"}
-MODEL = "lsgan-digits"
+MODEL = "ralsgan-digits"
 
 pytestmark = pytest.mark.slow
 
@@ -77,16 +77,17 @@ def test_example_plugin_from_install_to_uninstall(example_installed: None, tmp_p
     listed = ganzoo("list", "--json", home=home)
     assert listed.returncode == 0, listed.stderr
     rows = {(r["kind"], r["name"]): r for r in json.loads(listed.stdout)}
-    for key in (("loss", "lsgan"), ("loss", "hinge"), ("arch", "dcgan-sn")):
+    for key in (("loss", "lsgan"), ("loss", "hinge"), ("loss", "rasgan"), ("loss", "ralsgan"), ("arch", "dcgan-sn")):
         assert {k: rows[key]["provider"][k] for k in PROVIDER} == PROVIDER, key
     assert rows[("loss", "lsgan")]["defaults"]["lr"] == 2e-4 and rows[("loss", "lsgan")]["defaults"]["n_critic"] == 1
     assert rows[("loss", "wgan-gp")]["provider"]["distribution"] == "ganzoo"  # the built-ins still load
     text = ganzoo("list", home=home, load=DISTRIBUTION).stdout
-    for line in ("lsgan (aliases: least-squares)", "hinge", "dcgan-sn"):
+    for line in ("lsgan (aliases: least-squares)", "hinge", "rasgan", "ralsgan", "dcgan-sn"):
         assert f"  {line}  [{DISTRIBUTION} 0.1.0]" in text
 
-    # `ganzoo train` with its architecture and its loss: trains and stores the model
-    trained = ganzoo("train", "dcgan-sn", "lsgan", "-d", "digits", "--steps", "3", "--batch-size", "16",
+    # `ganzoo train` with its architecture and its relativistic loss (its generator step sees a real batch): trains
+    # and stores the model
+    trained = ganzoo("train", "dcgan-sn", "ralsgan", "-d", "digits", "--steps", "3", "--batch-size", "16",
                      "--set", "width=8", "--out", str(tmp_path / "run"), "--name", MODEL, "--quiet", home=home)
     assert trained.returncode == 0, trained.stderr
     assert "done at step 3" in trained.stdout and f"registered: {MODEL}:1" in trained.stdout
@@ -98,7 +99,7 @@ def test_example_plugin_from_install_to_uninstall(example_installed: None, tmp_p
     assert fid["metric"] == "fid" and fid["value"] > 0 and fid["label"].startswith("FID[")
     shown = ganzoo("models", "show", MODEL, home=home)
     assert shown.returncode == 0, shown.stderr
-    assert f"dcgan-sn  [{DISTRIBUTION} 0.1.0]" in shown.stdout and f"lsgan  [{DISTRIBUTION} 0.1.0]" in shown.stdout
+    assert f"dcgan-sn  [{DISTRIBUTION} 0.1.0]" in shown.stdout and f"ralsgan  [{DISTRIBUTION} 0.1.0]" in shown.stdout
     assert f"{fid['label']} = " in shown.stdout
     picture = tmp_path / "samples.png"
     sampled = ganzoo("sample", MODEL, "--n", "16", "--out", str(picture), home=home)
@@ -109,7 +110,7 @@ def test_example_plugin_from_install_to_uninstall(example_installed: None, tmp_p
     own = run(sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", env=user_env(tmp_path / "own"),
               cwd=EXAMPLE)
     assert own.returncode == 0, own.stdout[-3000:] + own.stderr[-2000:]
-    for entry in ("loss-lsgan", "loss-hinge", "arch-dcgan-sn"):
+    for entry in ("loss-lsgan", "loss-hinge", "loss-rasgan", "loss-ralsgan", "arch-dcgan-sn"):
         assert f"PASSED tests/test_lsgan.py::test_every_entry_passes_ganzoo_conformance[{entry}]" in own.stdout
 
     # uninstalled: loading the model fails, naming the distribution to install; never a traceback

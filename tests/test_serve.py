@@ -211,7 +211,7 @@ def test_model_info_shows_the_card_and_a_summary(client):
     assert card.lstrip().startswith("# toy:1") and "gaussians8" in card
     assert "library_name" not in card and "](samples.png)" not in card  # front matter and dead links removed
     assert info["ref"] == "toy:1" and info["data_kind"] == "points" and info["shape"] == [2]
-    assert info["has_critic"] is True and info["latent_dim"] == 2
+    assert info["has_critic"] is True and info["latent_dim"] == 2 and info["generator"] == "raw generator"
     assert client.predict("toy-bare", api_name="/model_info")[1]["has_critic"] is False
 
 

@@ -32,6 +32,8 @@ def eval_(
                                                   "(torch-fidelity's .pth) for offline machines"),
     seed: int = typer.Option(0, help="seed of the generator's noise"),
     device: str = typer.Option("cpu", help="device for the generator: cpu, auto, cuda, mps"),
+    raw: bool = typer.Option(False, "--raw", help="score the raw generator of a model trained with --set ema=DECAY "
+                             "(default: its averaged generator)"),
     as_json: bool = typer.Option(False, "--json", help="print the results as JSON"),
     save: bool = typer.Option(True, "--save/--no-save", help="record the results (store / run directory)"),
 ) -> None:
@@ -50,7 +52,7 @@ def eval_(
         typer.echo(f"evaluating {ref}, the model stored last (`ganzoo eval NAME` picks another)", err=True)
     names = [name for flag, name in ((fid, "fid"), (is_, "is"), (kid, "kid"), (prc, "prc")) if flag] + list(metric)
     options = {"extractor": extractor, "n": n, "split": split, "inception_weights": inception_weights, "seed": seed,
-               "echo": None if as_json else typer.echo}
+               "echo": None if as_json else typer.echo, "raw": raw}
     if run is not None:
         evaluation = engine.evaluate_run(run, names or None, save=save, device=device, **options)
     else:

@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 
 from ganzoo.cli.common import loaded_registry, open_store
+from ganzoo.runs.networks import describe_weights
 from ganzoo.store import ModelRecord, repair_store
+from ganzoo.store.loading import stored_weights
 from ganzoo.store.sampling import sample_to_file
 
 models_app = typer.Typer(no_args_is_help=True, help="The model store: every trained model, its card and files.")
@@ -149,10 +151,15 @@ def sample(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VE
            out: Path = typer.Option(Path("samples.png"), "--out", "-o",
                                     help="NAME.png (grid, or a scatter for 2-D points), NAME.npz or "
                                          "NAME.safetensors (raw array)"),
-           device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto")) -> None:
-    """Draw samples from a stored model into a picture or an array file."""
+           device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto"),
+           raw: bool = typer.Option(False, "--raw", help="sample the raw generator of a model trained with "
+                                    "--set ema=DECAY (default: its averaged generator)")) -> None:
+    """Draw samples from a stored model into a picture or an array file (from its averaged generator when it has
+    one)."""
     loaded_registry()
     store = open_store()
-    exact = store.get(ref).ref  # name -> name:N once, so the version sampled is the version named
-    path = sample_to_file(exact, out, n=n, seed=seed, device=device, store=store)
-    typer.echo(f"{n} samples of {exact} (seed {seed}): {path}")
+    record = store.get(ref)
+    exact = record.ref  # name -> name:N once, so the version sampled is the version named
+    path = sample_to_file(exact, out, n=n, seed=seed, device=device, store=store, raw=raw)
+    weights = describe_weights(stored_weights(store, record, raw), record.config.get("train_config", {}).get("ema"))
+    typer.echo(f"{n} samples of {exact} (seed {seed}, {weights}): {path}")

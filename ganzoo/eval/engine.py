@@ -11,7 +11,8 @@ papers' protocol); images -> ``fid``, ``is``, ``kid`` on 10,000 samples with the
 grey data it knows, else Inception.
 
 Every result is one dict (the store's metric-result contract): metric, label, value, higher_is_better, extractor,
-n_samples, reference, torch_fidelity_version, ganzoo_version, measured_at, plus std / n_reference / seed /
+n_samples, reference, torch_fidelity_version, ganzoo_version, measured_at, generator ("ema": the averaged
+generator, used when a model has one; "raw"), plus std / n_reference / seed /
 extractor_sha256 where they apply. The same engine scores a generator during training (:class:`TrainingEvaluator`,
 ``ganzoo train --eval-every K``).
 """
@@ -185,15 +186,17 @@ def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extracto
              f"{against}")
     fake = generate(subject.generator, subject.latent_dim, n, seed, subject.device)
     values = run_metrics([m for _, m in chosen], fake, real, seed)
-    results = [r for (name, metric), v in zip(chosen, values, strict=True)
+    results = [{**r, "generator": subject.weights} for (name, metric), v in zip(chosen, values, strict=True)
                for r in result_dicts(name, metric, v, n, against, seed)]
     return Evaluation(subject.source, results, n, time.perf_counter() - started)
 
 
 def evaluate_run(run_dir: str | Path, metrics: Sequence[str] | None = None, *, save: bool = True,
-                 device: str = "cpu", registry: Registry | None = None, **options: Any) -> Evaluation:
-    """Evaluate a run directory's newest checkpoint; results are merged into ``RUN_DIR/results.json``."""
-    subject = subject_from_run(run_dir, device=device, registry=registry)
+                 device: str = "cpu", registry: Registry | None = None, raw: bool = False,
+                 **options: Any) -> Evaluation:
+    """Evaluate a run directory's newest checkpoint (its averaged generator when it has one, unless ``raw``);
+    results are merged into ``RUN_DIR/results.json``."""
+    subject = subject_from_run(run_dir, device=device, registry=registry, raw=raw)
     evaluation = evaluate(subject, metrics, registry=registry, **options)
     if save:
         path = Path(run_dir) / RESULTS_FILE

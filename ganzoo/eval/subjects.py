@@ -16,7 +16,7 @@ from ganzoo.plugin.registry import Registry
 from ganzoo.runs.checkpoint import load_checkpoint
 from ganzoo.runs.device import select_device
 from ganzoo.runs.folder import read_run
-from ganzoo.runs.networks import build_networks, load_weights
+from ganzoo.runs.networks import build_networks, describe_weights, load_weights
 
 
 @dataclass
@@ -32,10 +32,14 @@ class Subject:
     source: str  # "model NAME:V" or "run DIR", for messages
     ref: str | None = None  # store reference, when it comes from the store
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    #: Which weights: "ema" (the generator's moving average, used when the model has one) or "raw".
+    weights: str = "raw"
 
 
-def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Subject:
-    """The generator of a ``ganzoo train`` run directory at its newest checkpoint (finished or not)."""
+def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None,
+                     raw: bool = False) -> Subject:
+    """The generator of a ``ganzoo train`` run directory at its newest checkpoint (finished or not): its moving
+    average when the run keeps one (``--set ema=DECAY``) unless ``raw``, else the raw generator."""
     run_dir = Path(run_dir)
     source = f"run {run_dir}"
     config, run = read_run(run_dir)
@@ -44,8 +48,11 @@ def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Regi
     shape = [int(d) for d in data["shape"]]
     described = {"arch": config.arch, "shape": shape, "latent_dim": config.latent_dim, "train_config": config.to_dict()}
     generator, _ = build_networks(described, registry or get_registry(), source)
-    load_weights(generator, state["generator"], "generator", source)
+    weights = "ema" if "generator_ema" in state and not raw else "raw"
+    load_weights(generator, state["generator_ema" if weights == "ema" else "generator"], "generator", source)
     chosen = select_device(device)
     generator = generator.to(chosen).eval().requires_grad_(False)
     return Subject(generator, config.latent_dim, tuple(shape), data["kind"], config.dataset,
-                   dict(config.dataset_options), f"{source} (step {step})", device=chosen)
+                   dict(config.dataset_options), f"{source} (step {step}, {describe_weights(weights, config.ema)})",
+                   device=chosen, weights=weights)
+

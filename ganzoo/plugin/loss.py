@@ -10,14 +10,28 @@ The trainer runs one loop for every loss (Algorithm 1 of the WGAN papers, genera
         repeat n_critic times:  step = loss.critic_loss(critic, real, fake.detach())
                                 step.loss.backward(); critic_opt.step(); loss.after_critic_step(critic)
         loss.generator_loss(critic, fake).backward(); generator_opt.step()
+
+A loss whose generator objective needs the critic's view of real data (a relativistic loss) sets
+``needs_real_in_generator_step = True``: the trainer then draws a fresh real batch from its stream for the generator
+step and calls ``generator_loss(critic, fake, real)`` (``Objective.generator(fake_scores, real_scores)``). Every other
+loss is called exactly as before (``generator_loss(critic, fake)``, ``Objective.generator(fake_scores)``) and no
+extra batch is drawn, so its data stream, and with it every number it trains to, is unchanged. Losses written
+before the flag existed keep working untouched; a loss that sets the flag but whose method takes no real batch is
+refused by :func:`check_real_batch_signature` with a message saying what to change.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
+
+from ganzoo.errors import ConfigError
+from ganzoo.plugin.hookspecs import API_VERSION
 
 
 @dataclass
@@ -41,14 +55,19 @@ class GANLoss(ABC):
 
     #: A critic trained with this loss must not contain batch norm (e.g. a per-sample gradient penalty).
     forbids_critic_batchnorm: bool = False
+    #: The generator step needs a real batch: the trainer draws a fresh one and calls
+    #: ``generator_loss(critic, fake, real)``. False (the default): ``generator_loss(critic, fake)``, no batch drawn.
+    needs_real_in_generator_step: bool = False
 
     @abstractmethod
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> CriticStep:
         """The critic's objective on a real batch and a (detached) fake batch."""
 
     @abstractmethod
-    def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
-        """The generator's objective on a fake batch that carries the generator's graph."""
+    def generator_loss(self, critic: nn.Module, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        """The generator's objective (a one-element tensor carrying the generator's graph) on a fake batch that
+        carries the generator's graph; ``real`` is a fresh real batch when ``needs_real_in_generator_step``, else
+        None (and not passed at all)."""
 
     def after_critic_step(self, critic: nn.Module) -> None:  # noqa: B027 - optional hook, no-op by default
         """Called after every critic optimizer step (e.g. to clip weights)."""
@@ -59,14 +78,16 @@ class Objective(ABC):
 
     #: True if -(critic objective) estimates the Wasserstein-1 distance.
     estimates_wasserstein: bool = False
+    #: The generator objective needs the critic's scores of a real batch: ``generator(fake_scores, real_scores)``.
+    needs_real_in_generator_step: bool = False
 
     @abstractmethod
     def critic(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         """The critic/discriminator objective (minimised)."""
 
     @abstractmethod
-    def generator(self, fake_scores: Tensor) -> Tensor:
-        """The generator objective (minimised)."""
+    def generator(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """The generator objective (minimised); ``real_scores`` only when ``needs_real_in_generator_step``."""
 
 
 class Constraint:
@@ -89,6 +110,7 @@ class ComposedLoss(GANLoss):
         self.objective = objective
         self.constraint = constraint or Constraint()
         self.forbids_critic_batchnorm = self.constraint.forbids_critic_batchnorm
+        self.needs_real_in_generator_step = bool(getattr(objective, "needs_real_in_generator_step", False))
 
     def critic_loss(self, critic: nn.Module, real: Tensor, fake: Tensor) -> CriticStep:
         objective = self.objective.critic(critic(real), critic(fake))
@@ -100,9 +122,45 @@ class ComposedLoss(GANLoss):
         return CriticStep(loss=objective + penalty, objective=objective.detach(), penalty=penalty.detach(),
                           grad_norm=norms.detach().mean(), w_estimate=w_estimate)
 
-    def generator_loss(self, critic: nn.Module, fake: Tensor) -> Tensor:
-        return self.objective.generator(critic(fake))
+    def generator_loss(self, critic: nn.Module, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        if not self.needs_real_in_generator_step:
+            return self.objective.generator(critic(fake))
+        if real is None:
+            raise ConfigError(f"{type(self.objective).__name__} needs a real batch in the generator step",
+                              hint="call generator_loss(critic, fake, real)")
+        return self.objective.generator(critic(fake), critic(real))
 
     def after_critic_step(self, critic: nn.Module) -> None:
         self.constraint.after_critic_step(critic)
 
+
+
+def takes_real_batch(method: Callable[..., Any], positional: int) -> bool:
+    """Whether the bound ``method`` accepts ``positional`` positional arguments (the last being the real batch)."""
+    try:
+        parameters = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):  # a callable without a signature: cannot tell, trust the flag
+        return True
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return True
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds for p in parameters) >= positional
+
+
+def check_real_batch_signature(loss: GANLoss, name: str) -> None:
+    """Refuse a loss that asks for the real batch in the generator step but cannot take it (a ConfigError naming the
+    loss contract of this hook API version and the signature to write)."""
+    if not getattr(loss, "needs_real_in_generator_step", False):
+        return
+    objective = getattr(loss, "objective", None) if isinstance(loss, ComposedLoss) else None
+    if objective is not None:
+        method, arguments, wanted = objective.generator, 2, "generator(self, fake_scores, real_scores=None)"
+        owner = type(objective).__name__
+    else:
+        method, arguments, wanted = loss.generator_loss, 3, "generator_loss(self, critic, fake, real=None)"
+        owner = type(loss).__name__
+    if not takes_real_batch(method, arguments):
+        raise ConfigError(
+            f"loss {name!r}: {owner} sets needs_real_in_generator_step, but its {method.__name__} takes no real "
+            f"batch (ganzoo hook API {API_VERSION})",
+            hint=f"define {wanted} (the trainer passes the real batch as that argument), or drop the flag")

@@ -17,6 +17,8 @@ from ganzoo.plugin.specs import OPTIMIZERS, valid_betas
 from ganzoo.runs.noise import MAX_SEED, check_seed
 
 LR_SCHEDULES = ("constant", "linear")
+CRITIC_SCHEDULES = ("constant", "wgan-reference")
+WGAN_REFERENCE_DITERS = 100  # critic iterations of the reference code's warm-up and every 500th generator step
 OPTION_GROUPS = {"loss": "loss_options", "arch": "arch_options", "dataset": "dataset_options"}
 #: Which layer gives a field its default: "name" fields are the entries a run combines; "training" fields come from
 #: the loss's paper (latent_dim from the architecture); "run" fields are the loop's own, with the defaults here;
@@ -48,6 +50,10 @@ class TrainConfig:
                               help="samples per batch [default: from the loss]")
     optimizer: str = setting(TRAINING, help="adam or rmsprop [default: from the loss]")
     lr: float = setting(TRAINING, flag="--lr", flag_type=float, help="learning rate [default: from the loss]")
+    lr_g: float | None = setting(RUN, None, flag="--lr-g", flag_type=float,
+                                 help="the generator's own learning rate (TTUR, Heusel et al. 2017) [default: lr]")
+    lr_d: float | None = setting(RUN, None, flag="--lr-d", flag_type=float,
+                                 help="the critic's own learning rate (TTUR, Heusel et al. 2017) [default: lr]")
     betas: list[float] | None = setting(TRAINING, help="Adam's betas, e.g. [0.0,0.9] [default: from the loss]")
     n_critic: int = setting(TRAINING, flag="--n-critic", flag_type=int,
                             help="critic steps per generator step [default: from the loss]")
@@ -62,6 +68,13 @@ class TrainConfig:
     keep_checkpoints: int = setting(RUN, 3, help="checkpoints kept in the run folder")
     n_samples: int = setting(RUN, 64, help="samples in each grid from fixed noise")
     lr_schedule: str = setting(RUN, "constant", help="constant, or linear: decay to 0 over the run (WGAN-GP paper)")
+    ema: float = setting(RUN, 0.0, help="decay of the generator's exponential moving average, e.g. 0.999 (0: off); "
+                                        "stored beside the raw generator, sampled and evaluated by default")
+    ema_start: int = setting(RUN, 0, help="generator step from which the average is taken (before: a copy of the raw "
+                                          "generator) [default: 0, the initial weights]")
+    critic_schedule: str = setting(RUN, "constant", help="constant (n_critic every step: Algorithm 1), or "
+                                   "wgan-reference: 100 critic steps for the first 25 generator steps and every "
+                                   "500th (Arjovsky et al.'s code)")
     eval_every: int = setting(RUN, 0, flag="--eval-every", flag_type=int,
                               help="score the generator every K steps into metrics.jsonl and curves.png (0: off)")
     eval_metric: str | None = setting(RUN, None, flag="--eval-metric", flag_type=str,
@@ -101,7 +114,17 @@ class TrainConfig:
         check_seed(self.seed)
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise ConfigError(f"lr must be a number in (0, 1), got {self.lr!r}", hint="e.g. --lr 1e-4")
-        for key in ("eval_every", "eval_n"):
+        for key in ("lr_g", "lr_d"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 < value < 1):
+                raise ConfigError(f"{key} must be a number in (0, 1), got {value!r}", hint=f"e.g. --set {key}=4e-4")
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
+            raise ConfigError(f"ema must be a number in [0, 1) (0: off), got {self.ema!r}", hint="e.g. --set ema=0.999")
+        if self.critic_schedule not in CRITIC_SCHEDULES:
+            raise ConfigError(f"critic_schedule must be one of {', '.join(CRITIC_SCHEDULES)}, "
+                              f"got {self.critic_schedule!r}", hint="e.g. --set critic_schedule=wgan-reference")
+        for key in ("eval_every", "eval_n", "ema_start"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{key} must be a whole number >= 0 (0: off / automatic), got {value!r}")
@@ -126,6 +149,18 @@ class TrainConfig:
                 raise ConfigError(f"Adam betas must be two numbers in [0, 1), got {self.betas!r}",
                                   hint="e.g. --set betas=[0.0,0.9]")
             self.betas = list(betas)  # type: ignore[arg-type]
+
+    def learning_rates(self) -> tuple[float, float]:
+        """(generator's, critic's) learning rate: ``lr_g`` / ``lr_d`` where set, else ``lr``."""
+        return (self.lr if self.lr_g is None else self.lr_g), (self.lr if self.lr_d is None else self.lr_d)
+
+    def critic_steps(self, generator_step: int) -> int:
+        """Critic steps before generator step ``generator_step`` (0 for the first): ``n_critic``, or with
+        ``critic_schedule=wgan-reference`` 100 for generator steps 0-24 and every 500th (0, 500, 1000, ...), as in
+        Arjovsky et al.'s code (main.py: ``Diters = 100 if gen_iterations < 25 or gen_iterations % 500 == 0``)."""
+        if self.critic_schedule == "wgan-reference" and (generator_step < 25 or generator_step % 500 == 0):
+            return WGAN_REFERENCE_DITERS
+        return self.n_critic
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

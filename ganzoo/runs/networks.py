@@ -94,3 +94,10 @@ def load_weights(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], w
                           + "; ".join(parts),
                           hint="the weights and config.json come from different models; export them together")
     module.load_state_dict(dict(tensors), strict=True)
+
+
+def describe_weights(weights: str, decay: object) -> str:
+    """Which generator weights are used, for messages: "averaged generator (EMA 0.999)" or "raw generator"."""
+    if weights != "ema":
+        return "raw generator"
+    return f"averaged generator (EMA {decay:g})" if isinstance(decay, (int, float)) else "averaged generator"

@@ -14,12 +14,15 @@ RESULTS_FILE = "results.json"
 
 
 def merged_results(existing: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """``existing`` then ``new``, where a result replaces any earlier one with the same label and reference (a
-    re-measurement)."""
+    """``existing`` then ``new``, where a result replaces any earlier one with the same label, reference and
+    generator (raw or averaged; none recorded: raw) - a re-measurement."""
     merged = list(existing)
+
+    def key(result: Mapping[str, Any]) -> tuple[Any, ...]:
+        return result.get("label"), result.get("reference"), result.get("generator") or "raw"
+
     for result in new:
-        key = (result.get("label"), result.get("reference"))
-        merged = [m for m in merged if (m.get("label"), m.get("reference")) != key]
+        merged = [m for m in merged if key(m) != key(result)]
         merged.append(result)
     return merged
 

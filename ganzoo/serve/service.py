@@ -27,11 +27,13 @@ from PIL import Image
 from ganzoo.errors import GanzooError
 from ganzoo.plugin.data import images_to_uint8
 from ganzoo.runs.files import atomic_write_bytes
+from ganzoo.runs.networks import describe_weights
 from ganzoo.runs.noise import seeded_noise
 from ganzoo.serve import distances, figures, validation
 from ganzoo.serve.batching import Batcher
 from ganzoo.serve.cache import LRUCache
 from ganzoo.store import CARD_FILE, CRITIC_FILE, CURVES_FILE, LOG_FILE, ModelRecord, ModelStore
+from ganzoo.store.loading import stored_weights
 
 DEFAULT_CACHE_SIZE = validation.DEFAULT_CACHE_SIZE
 POINT_CLOUD = 256  # points per frame when interpolating a 2-D model
@@ -154,6 +156,8 @@ class SamplingService:
                 "dataset": record.dataset, "data_kind": record.config["data_kind"],
                 "latent_dim": record.config["latent_dim"], "shape": record.config["shape"],
                 "has_critic": CRITIC_FILE in self.store.files(record), "headline": record.headline,
+                "generator": describe_weights(stored_weights(self.store, record),
+                                              record.config.get("train_config", {}).get("ema")),
                 "metrics": list(record.metrics), "created": record.created}
         return card, info
 

@@ -17,6 +17,7 @@ from ganzoo.store.records import (
     CRITIC_FILE,
     CURVES_FILE,
     EXPORT_WEIGHTS,
+    GENERATOR_EMA_FILE,
     GENERATOR_FILE,
     LOG_FILE,
     MANIFEST_FILE,
@@ -31,8 +32,8 @@ from ganzoo.store.records import (
 from ganzoo.store.recovery import RepairReport
 
 __all__ = [
-    "CARD_FILE", "CONFIG_FILE", "CRITIC_FILE", "CURVES_FILE", "EXPORT_WEIGHTS", "GENERATOR_FILE", "LOG_FILE",
-    "MANIFEST_FILE", "RESULTS_FILE", "SAMPLES_FILE", "IndexDamagedError", "IntegrityError", "LoadedGenerator",
-    "ModelRecord", "ModelStore", "RepairReport", "default_home", "load_critic", "load_generator", "parse_ref",
-    "repair_store", "validate_name",
+    "CARD_FILE", "CONFIG_FILE", "CRITIC_FILE", "CURVES_FILE", "EXPORT_WEIGHTS", "GENERATOR_EMA_FILE", "GENERATOR_FILE",
+    "LOG_FILE", "MANIFEST_FILE", "RESULTS_FILE", "SAMPLES_FILE", "IndexDamagedError", "IntegrityError",
+    "LoadedGenerator", "ModelRecord", "ModelStore", "RepairReport", "default_home", "load_critic", "load_generator",
+    "parse_ref", "repair_store", "validate_name",
 ]

@@ -44,8 +44,9 @@ def plugin_info(registry: Registry, kind: str, name: str) -> dict[str, Any]:
 
 
 def from_run(run_dir: str | Path, registry: Registry) -> tuple[dict[str, Any], dict[str, torch.Tensor],
-                                                               dict[str, torch.Tensor]]:
-    """(config, generator weights, critic weights) of a finished ``ganzoo train`` run directory.
+                                                               dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """(config, generator weights, critic weights, averaged generator weights or None) of a finished ``ganzoo train``
+    run directory.
 
     The weights come from the run's newest checkpoint; a run that stopped early is refused (resume it first), so a
     stored model is always the model its config describes.
@@ -79,7 +80,7 @@ def from_run(run_dir: str | Path, registry: Registry) -> tuple[dict[str, Any], d
         "source_run": str(run_dir.resolve()),
         "run_id": run.get("run_id"),
     }
-    return validate(config, str(run_dir)), state["generator"], state["critic"]
+    return validate(config, str(run_dir)), state["generator"], state["critic"], state.get("generator_ema")
 
 
 def validate(config: Any, source: str) -> dict[str, Any]:

@@ -30,6 +30,8 @@ DEFAULT_LICENSE = "apache-2.0"
 SECTIONS = ("Model details", "Training", "Evaluation", "Samples", "Uses and limitations", "How to use", "Citation")
 KIND_TITLES = {"arch": "Architecture", "loss": "Loss", "dataset": "Data set"}
 HYPERPARAMETERS = ("optimizer", "lr", "betas", "n_critic", "batch_size", "latent_dim", "lr_schedule", "steps", "seed")
+#: Shown only when they differ from ganzoo's default (off / follow lr).
+OPTIONAL_HYPERPARAMETERS = {"lr_g": None, "lr_d": None, "ema": 0.0, "ema_start": 0, "critic_schedule": "constant"}
 GANZOO_BIBTEX = """@software{ganzoo,
   title = {ganzoo: a plugin-based GAN zoo},
   version = {%s},
@@ -70,7 +72,7 @@ def model_index(name: str, config: Mapping[str, Any], results: Sequence[Mapping[
         metrics = []
         for r in group:
             how = {k: r.get(k) for k in ("extractor", "n_samples", "reference", "higher_is_better",
-                                         "torch_fidelity_version", "ganzoo_version", "measured_at")}
+                                         "torch_fidelity_version", "ganzoo_version", "measured_at", "generator")}
             metrics.append({"type": r["metric"], "name": r["label"], "value": float(r["value"]), "verified": False,
                             "args": how})
         entries.append({"task": _task(config), "dataset": dataset, "metrics": metrics})
@@ -128,10 +130,28 @@ def _model_details(config: Mapping[str, Any]) -> str:
     lines = [_plugin_line(config, k) for k in ("arch", "loss", "dataset")]
     lines += [f"- **Generator**: latent size {config['latent_dim']} -> {config['data_kind']} of shape {shape}",
               f"- **Architecture options**: {_fmt(config['train_config'].get('arch_options', {}))}",
+              *_weights_lines(config),
               f"- **Made with**: ganzoo {config.get('ganzoo_version', '?')}, torch {config.get('torch_version', '?')}",
               "", "Paper references:", ""]
     lines += [f"- {paper}" for paper in _papers(config)] or ["- none recorded"]
     return "\n".join(lines)
+
+
+def _ema(config: Mapping[str, Any]) -> float:
+    decay = config["train_config"].get("ema") or 0.0
+    return float(decay) if isinstance(decay, (int, float)) else 0.0
+
+
+def _weights_lines(config: Mapping[str, Any]) -> list[str]:
+    """Which generator weights the model keeps and which one is used, when it keeps a moving average."""
+    decay = _ema(config)
+    if not decay:
+        return []
+    start = config["train_config"].get("ema_start") or 0
+    return [f"- **Generator weights**: the averaged generator (exponential moving average of the weights, decay "
+            f"{decay:g}, from step {start}; `generator_ema.safetensors`) is what `ganzoo sample`, `ganzoo eval`, "
+            "`load_generator` and the sampling page use; the raw generator (`generator.safetensors`) is kept "
+            "beside it (`--raw`, `load_generator(..., raw=True)`)"]
 
 
 def _training(config: Mapping[str, Any]) -> str:
@@ -149,6 +169,9 @@ def _training(config: Mapping[str, Any]) -> str:
     lines += ["| hyperparameter | value | set by |", "|---|---|---|"]
     for key in HYPERPARAMETERS:
         if key in tc:
+            lines.append(f"| {key} | {_fmt(tc[key])} | {sources.get(key, 'ganzoo default')} |")
+    for key, default in OPTIONAL_HYPERPARAMETERS.items():
+        if tc.get(key, default) != default:
             lines.append(f"| {key} | {_fmt(tc[key])} | {sources.get(key, 'ganzoo default')} |")
     for group, prefix in (("loss_options", "loss"), ("arch_options", "arch")):
         for key, value in (tc.get(group) or {}).items():
@@ -205,15 +228,21 @@ def _duration(seconds: Any) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def _evaluation(results: Sequence[Mapping[str, Any]]) -> str:
+def _evaluation(results: Sequence[Mapping[str, Any]], averaged: bool = False) -> str:
+    """The results table; with a generator column (averaged or raw) when the model keeps a moving average."""
     if not results:
         return ("Not evaluated yet. Run `ganzoo eval` on this model to add results; they appear here and in the "
-                "front matter's model-index.")
-    lines = ["| metric | value | extractor | samples | reference split | measured |", "|---|---|---|---|---|---|"]
+                "front matter's model-index." + (" `ganzoo eval` scores the averaged generator, `ganzoo eval --raw` "
+                                                 "the raw one; both appear here." if averaged else ""))
+    averaged = averaged or any(r.get("generator") == "ema" for r in results)
+    header = "| metric | value |" + (" generator |" if averaged else "")
+    lines = [header + " extractor | samples | reference split | measured |",
+             "|---|---|" + ("---|" if averaged else "") + "---|---|---|---|"]
     for r in results:
         better = "" if r.get("higher_is_better") is None else (" (higher is better)" if r["higher_is_better"]
                                                                else " (lower is better)")
-        lines.append(f"| {r['label']}{better} | {float(r['value']):.4g} | {r.get('extractor') or '-'} | "
+        generator = (" averaged |" if r.get("generator") == "ema" else " raw |") if averaged else ""
+        lines.append(f"| {r['label']}{better} | {float(r['value']):.4g} |{generator} {r.get('extractor') or '-'} | "
                      f"{r.get('n_samples') or '-'} | {r.get('reference') or '-'} | {r.get('measured_at') or '-'} |")
     versions = sorted({f"torch-fidelity {r['torch_fidelity_version']}" for r in results
                        if r.get("torch_fidelity_version")} | {f"ganzoo {r['ganzoo_version']}" for r in results
@@ -228,7 +257,9 @@ def _samples(config: Mapping[str, Any], files: Iterable[str]) -> str:
     parts = []
     if "samples.png" in files:
         what = "Generated points over real ones" if config.get("data_kind") == "points" else "A grid of samples"
-        parts.append(f"![samples](samples.png)\n\n{what} at the final training step, from the run's fixed noise.")
+        raw = " (of the raw generator)" if _ema(config) else ""
+        parts.append(f"![samples](samples.png)\n\n{what} at the final training step{raw}, from the run's fixed "
+                     "noise.")
     else:
         parts.append("No sample grid was stored; `ganzoo sample` makes one.")
     if "curves.png" in files:
@@ -271,8 +302,8 @@ def render_card(config: Mapping[str, Any], results: Sequence[Mapping[str, Any]],
         "front_matter": yaml.safe_dump(front_matter(name, config, results), sort_keys=False,
                                        allow_unicode=True).rstrip("\n"),
         "ref": ref, "summary": summary, "model_details": _model_details(config), "training": _training(config),
-        "evaluation": _evaluation(results), "samples": _samples(config, files), "uses": _uses(config),
-        "citation": _citation(config),
+        "evaluation": _evaluation(results, bool(_ema(config))), "samples": _samples(config, files),
+        "uses": _uses(config), "citation": _citation(config),
     }
     return Template(template_text()).substitute(values)
 

@@ -26,6 +26,7 @@ from ganzoo.store.records import (
     CRITIC_FILE,
     CURVES_FILE,
     EXPORT_WEIGHTS,
+    GENERATOR_EMA_FILE,
     GENERATOR_FILE,
     LOG_FILE,
     RESULTS_FILE,
@@ -62,10 +63,12 @@ def from_run_folder(run_dir: Path, name: str | None, registry: Registry) -> Inta
     log and ``ganzoo eval --run`` results."""
     source = f"run {run_dir}"
     refuse_symlinks(run_dir, source)
-    config, generator, critic = artifact.from_run(run_dir, registry)
+    config, generator, critic, average = artifact.from_run(run_dir, registry)
     name = validate_name(name if name is not None else artifact.default_name(config))
     writers: dict[str, Writer] = {GENERATOR_FILE: _safetensors_writer(generator),
                                   CRITIC_FILE: _safetensors_writer(critic)}
+    if average is not None:
+        writers[GENERATOR_EMA_FILE] = _safetensors_writer(average)
     samples = sorted((run_dir / "samples").glob("step_*.png"))
     for filename, source_file in ((SAMPLES_FILE, samples[-1] if samples else None),
                                   (CURVES_FILE, run_dir / CURVES_FILE), (LOG_FILE, run_dir / LOG_FILE)):
@@ -99,6 +102,9 @@ def from_model_folder(directory: Path, name: str | None, registry: Registry) -> 
     if (directory / CRITIC_FILE).is_file():
         load_weights(critic, read_weights(directory / CRITIC_FILE, source), "critic", source)
         writers[CRITIC_FILE] = copier(directory / CRITIC_FILE)
+    if (directory / GENERATOR_EMA_FILE).is_file():
+        load_weights(generator, read_weights(directory / GENERATOR_EMA_FILE, source), "averaged generator", source)
+        writers[GENERATOR_EMA_FILE] = copier(directory / GENERATOR_EMA_FILE)
     results = read_results(directory / RESULTS_FILE, source)
     name = validate_name(name if name is not None else config.get("name") or artifact.default_name(config))
     for filename in (SAMPLES_FILE, CURVES_FILE, LOG_FILE):

@@ -15,24 +15,26 @@ from ganzoo.errors import GanzooError
 from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.registry import Registry
 from ganzoo.runs.device import select_device
-from ganzoo.runs.networks import build_networks, load_weights, read_weights
+from ganzoo.runs.networks import build_networks, describe_weights, load_weights, read_weights
 from ganzoo.runs.noise import generate_in_chunks, seeded_noise
 from ganzoo.store import artifact
 from ganzoo.store.model_store import ModelStore
-from ganzoo.store.records import CRITIC_FILE, GENERATOR_FILE, ModelRecord
+from ganzoo.store.records import CRITIC_FILE, GENERATOR_EMA_FILE, GENERATOR_FILE, ModelRecord
 
 
 class LoadedGenerator(nn.Module):
     """A stored generator with what a caller needs to use it.
 
     ``latent_dim``: size of the noise; ``shape``: one sample's shape ([C, H, W] images, [2] points);
-    ``data_kind``: "images" (values in [-1, 1]) or "points"; ``record``: the store's :class:`ModelRecord`.
+    ``data_kind``: "images" (values in [-1, 1]) or "points"; ``record``: the store's :class:`ModelRecord`;
+    ``weights``: "ema" (the generator's moving average, loaded when the model has one) or "raw".
     """
 
-    def __init__(self, net: nn.Module, record: ModelRecord) -> None:
+    def __init__(self, net: nn.Module, record: ModelRecord, weights: str = "raw") -> None:
         super().__init__()
         self.net = net
         self.record = record
+        self.weights = weights
         self.latent_dim = int(record.config["latent_dim"])
         self.shape = tuple(int(d) for d in record.config["shape"])
         self.data_kind = str(record.config["data_kind"])
@@ -58,8 +60,14 @@ class LoadedGenerator(nn.Module):
             raise GanzooError(f"the number of samples must be a whole number >= 1, got {n!r}", hint="e.g. --n 64")
         return generate_in_chunks(self, seeded_noise(n, self.latent_dim, seed), self.device)
 
+    @property
+    def description(self) -> str:
+        """"averaged generator (EMA 0.999)" or "raw generator": which weights these are, for messages."""
+        return describe_weights(self.weights, (self.record.config.get("train_config") or {}).get("ema"))
+
     def extra_repr(self) -> str:
-        return f"ref={self.record.ref!r}, latent_dim={self.latent_dim}, shape={self.shape}, kind={self.data_kind!r}"
+        return (f"ref={self.record.ref!r}, latent_dim={self.latent_dim}, shape={self.shape}, kind={self.data_kind!r}, "
+                f"weights={self.weights!r}")
 
 
 def _load(ref: str, store: ModelStore | None, registry: Any) -> tuple[ModelRecord, nn.Module, nn.Module, ModelStore]:
@@ -72,17 +80,26 @@ def _load(ref: str, store: ModelStore | None, registry: Any) -> tuple[ModelRecor
 
 
 def load_generator(ref: str, *, device: str = "cpu", store: ModelStore | None = None,
-                   registry: Registry | None = None) -> LoadedGenerator:
-    """The generator of stored model ``ref`` ("name" for the newest version, or "name:version"), on ``device``.
+                   registry: Registry | None = None, raw: bool = False) -> LoadedGenerator:
+    """The generator of stored model ``ref`` ("name" for the newest version, or "name:version"), on ``device``: its
+    moving average when the model has one (trained with ``--set ema=DECAY``), unless ``raw``; else the raw generator.
+    ``.weights`` says which ("ema" or "raw").
 
     Raises :class:`~ganzoo.errors.GanzooError` for an unknown name, a tampered or truncated file (checked against the
     sha256 in the index), or an architecture plugin that is not installed (naming the distribution to install).
     """
     record, generator, _, store = _load(ref, store, registry)
     source = f"model {record.ref}"
-    path = store.file(record, GENERATOR_FILE)
+    weights = stored_weights(store, record, raw)
+    path = store.file(record, GENERATOR_EMA_FILE if weights == "ema" else GENERATOR_FILE)
     load_weights(generator, read_weights(path, source), "generator", source)
-    return LoadedGenerator(generator, record).to(select_device(device)).eval()
+    return LoadedGenerator(generator, record, weights).to(select_device(device)).eval()
+
+
+def stored_weights(store: ModelStore, record: ModelRecord, raw: bool = False) -> str:
+    """The generator weights a stored model is used with: "ema" when it keeps a moving average and ``raw`` is not
+    asked for, else "raw"."""
+    return "ema" if not raw and GENERATOR_EMA_FILE in store.files(record) else "raw"
 
 
 def load_critic(ref: str, *, device: str = "cpu", store: ModelStore | None = None,

@@ -17,6 +17,8 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 GENERATOR_FILE, CRITIC_FILE, CONFIG_FILE, CARD_FILE = ("generator.safetensors", "critic.safetensors", "config.json",
                                                        "README.md")
 SAMPLES_FILE, CURVES_FILE, LOG_FILE, RESULTS_FILE = "samples.png", "curves.png", "metrics.jsonl", "results.json"
+#: The generator's moving average (``--set ema=DECAY``), beside the raw generator; sampled by default when present.
+GENERATOR_EMA_FILE = "generator_ema.safetensors"
 #: A version folder's own copy of its index rows (not a model file: not in the files table, never exported).
 MANIFEST_FILE = "manifest.json"
 PENDING_CARD_PREFIX = f".{CARD_FILE}.pending-"  # a rewritten card between its index commit and its rename

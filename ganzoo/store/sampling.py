@@ -102,14 +102,15 @@ def samples_bytes(samples: torch.Tensor, generator: LoadedGenerator, seed: int, 
 
 
 def sample_to_file(ref: str, out: str | Path, *, n: int = 64, seed: int = 0, device: str = "cpu",
-                   store: ModelStore | None = None) -> Path:
+                   store: ModelStore | None = None, raw: bool = False) -> Path:
     """Write ``n`` samples of model ``ref`` drawn with ``seed`` to ``out`` (.png, .npz or .safetensors, as
-    :func:`samples_bytes` makes them); returns ``out``.
+    :func:`samples_bytes` makes them); returns ``out``. The model's averaged generator draws them when it has one,
+    unless ``raw``.
     """
     out = Path(out)
     _check_out(out)
     fmt = out.suffix.lower().lstrip(".")
-    generator = load_generator(ref, device=device, store=store)
+    generator = load_generator(ref, device=device, store=store, raw=raw)
     check_sample_count(n, generator, picture=fmt == "png")
     samples = generator.sample(n, seed=seed)
     try:

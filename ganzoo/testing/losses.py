@@ -2,8 +2,9 @@
 
 The trainer (ganzoo/trainer.py) computes the fake batch without gradients, calls ``critic_loss`` once, does ONE
 backward and ONE critic step, then ``after_critic_step``; for the generator it freezes the critic
-(``requires_grad_(False)``), calls ``generator_loss`` on a fake batch that carries the generator's graph, and steps
-the generator. A loss that breaks any of that trains the wrong network, or silently trains nothing.
+(``requires_grad_(False)``), calls ``generator_loss`` on a fake batch that carries the generator's graph (and, for a
+loss that sets ``needs_real_in_generator_step``, a fresh real batch), and steps the generator. A loss that breaks
+any of that trains the wrong network, or silently trains nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.plugin.loss import CriticStep, GANLoss
+from ganzoo.errors import ConfigError
+from ganzoo.plugin.loss import CriticStep, GANLoss, check_real_batch_signature
 from ganzoo.plugin.specs import LossSpec
 from ganzoo.testing.support import (
     changed_parameters,
@@ -100,6 +102,11 @@ def check_loss(spec: LossSpec, *, options: Mapping[str, Any] | None = None, seed
     check(isinstance(loss, GANLoss), owner, f"factory returned {type(loss).__name__}, not a ganzoo.GANLoss",
           "subclass ganzoo.ComposedLoss (or GANLoss)")
     check(isinstance(loss.forbids_critic_batchnorm, bool), owner, "forbids_critic_batchnorm must be a bool")
+    check(isinstance(loss.needs_real_in_generator_step, bool), owner, "needs_real_in_generator_step must be a bool")
+    try:
+        check_real_batch_signature(loss, spec.name)
+    except ConfigError as exc:
+        fail(owner, exc.message, exc.hint or "")
     for shape in SHAPES:
         where = f"{owner} on samples of shape {shape}"
         with seeded(seed):
@@ -161,15 +168,27 @@ def _check_critic_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> Non
         check(is_finite(critic(real)), where, "after_critic_step left a critic whose scores are not finite")
 
 
+def generator_loss(loss: GANLoss, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
+    """``loss.generator_loss`` called as the trainer calls it: with ``real`` only if the loss asks for it."""
+    if loss.needs_real_in_generator_step:
+        return loss.generator_loss(critic, fake, real)
+    return loss.generator_loss(critic, fake)
+
+
 def _check_generator_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> None:
     generator, critic = TinyGenerator(shape), TinyCritic(shape)
     weights_before = parameters_snapshot(critic)
     critic.requires_grad_(False)  # as the trainer does for the generator step
     fake = generator(torch.randn(BATCH, LATENT_DIM))
+    real = torch.rand(BATCH, *shape) * 2 - 1
+    real_before = real.clone()
     try:
-        value = loss.generator_loss(critic, fake)
+        value = generator_loss(loss, critic, fake, real)
     except Exception as exc:
         fail(where, f"generator_loss raised {exc!r}")
+    check(torch.equal(real, real_before) and not real.requires_grad, where,
+          "generator_loss modified the real batch in place or switched on its requires_grad",
+          "work on copies (e.g. real.detach().clone())")
     _scalar(value, where, "generator_loss(...)", needs_grad=True)
     value.backward()
     _, bad, nonzero = gradient_report(generator)
@@ -194,8 +213,8 @@ def _check_signs(loss: GANLoss, shape: tuple[int, ...], where: str) -> None:
           f"{wrong_loss:.4g} for one that scores fakes above real data; minimising it would teach the critic the "
           "wrong way round", "the critic loss must fall as real scores rise and fake scores fall")
     right.requires_grad_(False)
-    fooled = loss.generator_loss(right, fake_like_real).item()
-    caught = loss.generator_loss(right, fake_unlike_real).item()
+    fooled = generator_loss(loss, right, fake_like_real, real).item()
+    caught = generator_loss(loss, right, fake_unlike_real, real).item()
     check(fooled < caught, where,
           f"sign: fakes the critic scores like real data have generator loss {fooled:.4g}, not lower than "
           f"{caught:.4g} for fakes it scores as fake", "the generator loss must fall as the critic's fake scores rise")

@@ -10,10 +10,11 @@ from torch import nn
 
 from ganzoo.errors import ConfigError, is_out_of_memory, memory_error
 from ganzoo.plugin.data import RealData
-from ganzoo.plugin.loss import GANLoss
+from ganzoo.plugin.loss import GANLoss, check_real_batch_signature
 from ganzoo.plugin.registry import Registry
 from ganzoo.runs.config import USER_SOURCES, TrainConfig
 from ganzoo.runs.device import select_device
+from ganzoo.train.averaging import GeneratorAverage
 from ganzoo.train.distributed import Ranks, check_sync_batchnorm
 
 
@@ -56,6 +57,8 @@ class Parts:
     schedulers: list[torch.optim.lr_scheduler.LambdaLR]
     #: The processes training this run together (torchrun); one by default.
     ranks: Ranks = field(default_factory=Ranks)
+    #: The generator's moving average (``--set ema=DECAY``), None when off.
+    ema: GeneratorAverage | None = None
 
 
 def build_parts(config: TrainConfig, registry: Registry, ranks: Ranks | None = None) -> Parts:
@@ -68,9 +71,12 @@ def build_parts(config: TrainConfig, registry: Registry, ranks: Ranks | None = N
     loss, data, generator, critic = build_components(config, registry, device)
     if config.sync_batchnorm and ranks.distributed:
         generator, critic = (nn.SyncBatchNorm.convert_sync_batchnorm(net) for net in (generator, critic))
-    opt_g, opt_d = make_optimizer(config, generator.parameters()), make_optimizer(config, critic.parameters())
+    lr_g, lr_d = config.learning_rates()
+    opt_g, opt_d = make_optimizer(config, generator.parameters(), lr_g), make_optimizer(config, critic.parameters(),
+                                                                                          lr_d)
+    ema = GeneratorAverage(generator, config.ema, config.ema_start) if config.ema > 0 else None
     return Parts(loss, data, generator, critic, device, opt_g, opt_d,
-                 [make_scheduler(config, opt) for opt in (opt_g, opt_d)], ranks)
+                 [make_scheduler(config, opt) for opt in (opt_g, opt_d)], ranks, ema)
 
 
 def build_components(config: TrainConfig, registry: Registry, device: torch.device
@@ -78,6 +84,7 @@ def build_components(config: TrainConfig, registry: Registry, device: torch.devi
     """(loss, data, generator, critic) on ``device``; the config is completed (critic norm) before the networks are
     built."""
     loss = registry.loss(config.loss).factory(**config.loss_options)
+    check_real_batch_signature(loss, config.loss)
     enforce_critic_requirements(config, registry, loss)
     data = registry.dataset(config.dataset).factory(**config.dataset_options)
     check_batch_size(config, data)
@@ -87,7 +94,8 @@ def build_components(config: TrainConfig, registry: Registry, device: torch.devi
         if loss.forbids_critic_batchnorm and has_batchnorm(critic):
             raise ConfigError(
                 f"architecture {config.arch!r} builds a critic with batch norm, which loss {config.loss!r} forbids",
-                hint="choose an architecture without batch norm in the critic (e.g. dcgan-nobn or mlp)")
+                hint=f"use --set {registry.arch(config.arch).critic_norm_option or 'critic_norm'}=none if the "
+                     "architecture has that option, or an architecture without batch norm in the critic (e.g. mlp)")
         return loss, data.to(device), generator.to(device), critic.to(device)
     except Exception as exc:
         if is_out_of_memory(exc):
@@ -105,11 +113,13 @@ def check_batch_size(config: TrainConfig, data: RealData) -> None:
                           f"({size} samples)", hint=f"use --batch-size {size} or less")
 
 
-def make_optimizer(config: TrainConfig, params: object) -> torch.optim.Optimizer:
+def make_optimizer(config: TrainConfig, params: object, lr: float | None = None) -> torch.optim.Optimizer:
+    """The loss's optimiser over ``params`` at ``lr`` (default ``config.lr``)."""
+    lr = config.lr if lr is None else lr
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr)  # type: ignore[arg-type]
+        return torch.optim.RMSprop(params, lr=lr)  # type: ignore[arg-type]
     betas = (float(config.betas[0]), float(config.betas[1]))  # type: ignore[index]
-    return torch.optim.Adam(params, lr=config.lr, betas=betas)  # type: ignore[arg-type]
+    return torch.optim.Adam(params, lr=lr, betas=betas)  # type: ignore[arg-type]
 
 
 def make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:

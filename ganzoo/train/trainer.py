@@ -2,7 +2,9 @@
 
 Per generator step: ``n_critic`` critic updates, each on a NEW real batch and NEW noise, each ONE backward of the
 whole critic objective (objective + penalty) and ONE optimizer step followed by the loss's ``after_critic_step``
-(e.g. weight clipping); then one generator update. Everything that differs between losses lives in the loss plugin.
+(e.g. weight clipping); then one generator update (on a NEW real batch too when the loss sets
+``needs_real_in_generator_step``) and the generator's moving average when the run keeps one (``ema``). Everything
+that differs between losses lives in the loss plugin.
 
 A run directory holds ``config.json``, ``metrics.jsonl`` (one line per generator step, flushed as it goes),
 ``samples/step_NNNNNNN.png`` from fixed noise, ``curves.png`` and ``checkpoints/``.
@@ -102,6 +104,7 @@ class Trainer:
         self.train_generator = self.ranks.wrap(self.generator, self.device)
         self.train_critic = self.ranks.wrap(self.critic, self.device)
         self._fault = fault_injection(self.ranks.rank)  # tests of restarts only (GANZOO_FAULT_EXIT)
+        self.ema = parts.ema  # the generator's moving average (--set ema=DECAY), or None
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         picture_rng = torch.Generator(device=self.device).manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, config.latent_dim, generator=picture_rng, device=self.device)
@@ -132,6 +135,7 @@ class Trainer:
             **({"rng_global_ranks": self.ranks.gather_states(self.global_rng.state)} if self.ranks.distributed
                else {}),
             "data": self.data.state_dict(), "fixed_z": self.fixed_z, "elapsed": self.elapsed,
+            **({"generator_ema": self.ema.module.state_dict()} if self.ema is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -148,6 +152,8 @@ class Trainer:
         self.data.load_state_dict(state["data"])
         self.fixed_z = state["fixed_z"].to(self.device)
         self.elapsed = float(state["elapsed"])
+        if self.ema is not None:
+            self.ema.module.load_state_dict(state["generator_ema"])
 
     def checkpoint(self) -> Path:
         """Write a checkpoint (rank 0; every rank takes part: buffers and random-number states are gathered)."""
@@ -194,13 +200,18 @@ class Trainer:
 
     def _generator_step(self) -> Tensor:
         cfg = self.config
+        # a fresh real batch only for a loss that asks for it: every other loss's data stream stays as it was
+        real = (self.ranks.local(self.data.batch(cfg.batch_size, self.rng))
+                if self.loss.needs_real_in_generator_step else None)
         z = self.ranks.local(torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device))
         self.critic.requires_grad_(False)  # the generator step needs no critic parameter gradients
         scores: list[Tensor] = []  # log_layer_grads: the critic's outputs in the generator loss, seen by a hook
         hook = (self.critic.register_forward_hook(lambda _m, _i, out: scores.append(out.detach()))
                 if cfg.log_layer_grads else None)
         try:
-            loss = self.loss.generator_loss(self.critic, self.train_generator(z))
+            fake = self.train_generator(z)
+            loss = (self.loss.generator_loss(self.critic, fake) if real is None
+                    else self.loss.generator_loss(self.critic, fake, real))
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.log_layer_grads:
@@ -219,11 +230,14 @@ class Trainer:
     def train_step(self) -> Tensor:
         """One generator step with its critic steps; returns the logged values as one tensor (no host sync)."""
         with self.global_rng:
-            critic = torch.stack([torch.stack(self._critic_step()) for _ in range(self.config.n_critic)]).mean(0)
+            critic = torch.stack([torch.stack(self._critic_step())
+                                  for _ in range(self.config.critic_steps(self.step))]).mean(0)
             g_loss = self._generator_step()
         for scheduler in self.schedulers:
             scheduler.step()
         self.step += 1
+        if self.ema is not None:
+            self.ema.update(self.generator, self.step)
         # critic_loss, generator_loss, w_estimate, penalty, grad_norm
         return torch.stack([critic[0], g_loss, critic[1], critic[2], critic[3]])
 

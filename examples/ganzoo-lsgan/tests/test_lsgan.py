@@ -14,6 +14,7 @@ from ganzoo_plugins.architectures import dcgan
 
 from ganzoo_lsgan.architectures import dcgan_sn
 from ganzoo_lsgan.losses import HingeObjective, LeastSquaresObjective, lsgan
+from ganzoo_lsgan.relativistic import RaLSGANObjective, RaSGANObjective
 
 DISTRIBUTION = "ganzoo-lsgan"
 
@@ -33,7 +34,8 @@ def test_every_entry_passes_ganzoo_conformance(ganzoo_entry, ganzoo_check):
 
 def test_the_distribution_registers_its_three_entries_with_provenance():
     found = {(spec.kind, spec.name): spec for spec in entries(DISTRIBUTION)}
-    assert set(found) == {("loss", "lsgan"), ("loss", "hinge"), ("arch", "dcgan-sn")}
+    assert set(found) == {("loss", "lsgan"), ("loss", "hinge"), ("loss", "rasgan"), ("loss", "ralsgan"),
+                          ("arch", "dcgan-sn")}
     assert all(spec.provider.version == "0.1.0" for spec in found.values())
 
 
@@ -72,6 +74,32 @@ def test_hinge_formula_by_hand():
     assert objective.generator(fake).item() == pytest.approx(0.5)
 
 
+def test_relativistic_formulas_by_hand():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])  # means 2 and -1
+    # r = real - mean(fake) = [2, 4]; f = fake - mean(real) = [-2, -4]
+    ralsgan = RaLSGANObjective()
+    assert ralsgan.critic(real, fake).item() == pytest.approx((1 + 9) / 2 + (1 + 9) / 2)  # (r-1)^2, (f+1)^2
+    assert ralsgan.generator(fake, real).item() == pytest.approx((9 + 25) / 2 + (9 + 25) / 2)  # (f-1)^2, (r+1)^2
+    rasgan = RaSGANObjective()
+    sp = torch.nn.functional.softplus
+    r, f = torch.tensor([2.0, 4.0]), torch.tensor([-2.0, -4.0])
+    assert rasgan.critic(real, fake).item() == pytest.approx((sp(-r).mean() + sp(f).mean()).item())
+    assert rasgan.generator(fake, real).item() == pytest.approx((sp(-f).mean() + sp(r).mean()).item())
+    with pytest.raises(ConfigError, match="real batch"):
+        ralsgan.generator(fake)
+
+
+def test_relativistic_losses_ask_for_the_real_batch_and_declare_the_papers_setup():
+    registry = plugin_registry(DISTRIBUTION)
+    for name in ("rasgan", "ralsgan"):
+        spec = registry.loss(name)
+        assert spec.factory().needs_real_in_generator_step is True
+        defaults = spec.defaults()
+        assert (defaults["lr"], defaults["betas"], defaults["n_critic"], defaults["batch_size"]) == \
+            (2e-4, [0.5, 0.999], 1, 32)
+    assert registry.loss("lsgan").factory().needs_real_in_generator_step is False
+
+
 @pytest.mark.parametrize(("options", "word"), [({"a": 1.0, "b": 1.0}, "above the fake target"),
                                                ({"c": float("nan")}, "finite number"), ({"a": "x"}, "finite")])
 def test_bad_lsgan_options_are_clear_errors(options, word):
@@ -104,8 +132,9 @@ def test_dcgan_sn_refuses_sizes_dcgan_does_not_support():
         dcgan_sn((1, 28, 28), 100, power_iterations=0)
 
 
-def test_a_short_training_run_with_both_entries(tmp_path, ganzoo_home):
-    result = train("dcgan-sn", "lsgan", "digits", registry=plugin_registry(DISTRIBUTION), out=tmp_path / "run",
+@pytest.mark.parametrize("loss", ["lsgan", "ralsgan"])
+def test_a_short_training_run_with_its_entries(tmp_path, ganzoo_home, loss):
+    result = train("dcgan-sn", loss, "digits", registry=plugin_registry(DISTRIBUTION), out=tmp_path / "run",
                    steps=2, batch_size=16, sets={"width": 8}, device="cpu", progress=False, echo=lambda _: None)
     assert result.step == 2 and (tmp_path / "run" / "curves.png").exists()
     assert all(isinstance(result.last[k], float) for k in ("critic_loss", "generator_loss"))
