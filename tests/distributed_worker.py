@@ -1,10 +1,11 @@
 """What each rank runs in tests/test_distributed.py's exactness test, started by torchrun (gloo, CPU).
 
 ``python -m torch.distributed.run --nproc-per-node 2 --standalone tests/distributed_worker.py OUT``: in ONE process
-group, for each loss of the registry, every rank builds the run exactly as ``ganzoo train`` would (global batch 64,
-so 32 per rank), makes one generator step with its n_critic critic steps through the DDP-wrapped networks, and
-writes its parameters and the penalty's eps it drew to ``OUT/<loss>/rank<R>.pt``. The test then makes the same
-step in one process with batch 64 on the same real samples, noise and eps, and compares.
+group, for each case (every loss, every architecture: :func:`cases`) every rank builds the run exactly as
+``ganzoo train`` would (e.g. global batch 64, so 32 per rank), makes one generator step with its n_critic critic
+steps through the DDP-wrapped networks, and writes its parameters and the penalty's eps it drew to
+``OUT/<case>/rank<R>.pt``. The test then makes the same step in one process with the global batch on the same
+real samples, noise and eps, and compares.
 """
 
 from __future__ import annotations
@@ -19,13 +20,24 @@ from ganzoo import api
 from ganzoo.plugin.loading import get_registry
 from ganzoo.train import distributed
 
-BATCH = 64
 DRAW_EPS = builtin_losses.per_sample_uniform
-SETS = {"arch.hidden": 16, "arch.layers": 2}
+SMALL = {"mlp": {"arch.hidden": 16, "arch.layers": 2}, "dcgan": {"arch.width": 8}, "dcgan-nobn": {"arch.width": 8}}
 
 
-def config_for(loss: str):
-    return api.make_config("mlp", loss, "gaussians8", sets=SETS, batch_size=BATCH, steps=1, device="cpu",
+def cases() -> dict[str, tuple[str, str, str, int]]:
+    """name -> (arch, loss, data set, global batch): every loss on the MLP (exactness, batch 64); every
+    architecture of the registry with a penalty loss and with minimax on 28x28 images (batch 16)."""
+    registry = get_registry()
+    every = {spec.name: ("mlp", spec.name, "gaussians8", 64) for spec in registry.entries("loss")}
+    for arch in registry.entries("arch"):
+        for loss in ("wgan-gp", "minimax"):
+            every[f"{arch.name}-{loss}-digits"] = (arch.name, loss, "digits", 16)
+    return every
+
+
+def config_for(case: str):
+    arch, loss, dataset, batch = cases()[case]
+    return api.make_config(arch, loss, dataset, sets=SMALL.get(arch, {}), batch_size=batch, steps=1, device="cpu",
                            register=False)
 
 
@@ -44,17 +56,16 @@ def main(out: Path) -> None:
     ranks, _ = distributed.start("cpu")
     registry = get_registry()
     try:
-        for spec in registry.entries("loss"):
-            config = config_for(spec.name)
+        for case in cases():
+            config = config_for(case)
             api.join_processes(config, ranks)
-            trainer = api.make_trainer(config, registry, out / spec.name, progress=False, ranks=ranks)
+            trainer = api.make_trainer(config, registry, out / case, progress=False, ranks=ranks)
             drawn: list[torch.Tensor] = []
             builtin_losses.per_sample_uniform = record_eps(drawn)
             trainer.train_step()
-            (out / spec.name).mkdir(parents=True, exist_ok=True)
+            (out / case).mkdir(parents=True, exist_ok=True)
             torch.save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict(),
-                        "eps": drawn, "world_size": config.world_size},
-                       out / spec.name / f"rank{ranks.rank}.pt")
+                        "eps": drawn, "world_size": config.world_size}, out / case / f"rank{ranks.rank}.pt")
         batchnorm(out / "batchnorm", registry, ranks)
     finally:
         ranks.close()

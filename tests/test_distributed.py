@@ -59,20 +59,40 @@ def replay(eps: list[torch.Tensor]):
     return draw, queue
 
 
-@pytest.mark.parametrize("loss", LOSSES)
-def test_two_ranks_of_32_make_the_step_one_process_of_64_makes(two_rank_steps, tmp_path, monkeypatch, loss):
-    ranks = [torch.load(two_rank_steps / loss / f"rank{r}.pt") for r in (0, 1)]
+def two_rank_result(out: Path, case: str) -> list[dict]:
+    ranks = [torch.load(out / case / f"rank{r}.pt") for r in (0, 1)]
     assert ranks[0]["world_size"] == 2
     for key in ("generator", "critic"):  # DDP keeps the replicas equal
         for name, value in ranks[0][key].items():
-            torch.testing.assert_close(ranks[1][key][name], value, rtol=0, atol=0)
+            if value.is_floating_point() and "running" not in name:  # per-rank batch norm: own running statistics
+                torch.testing.assert_close(ranks[1][key][name], value, rtol=0, atol=0, msg=f"{case} {key} {name}")
+    return ranks
+
+
+#: Cases whose networks have no batch norm: one process with the global batch is the exact reference.
+EXACT = [*LOSSES, *(c for c in distributed_worker.cases() if c.startswith(("dcgan-nobn-", "mlp-")))]
+
+
+@pytest.mark.parametrize("case", [c for c in distributed_worker.cases() if c not in EXACT])
+def test_every_architecture_trains_data_parallel(two_rank_steps, case):
+    """Batch norm per rank (dcgan): not the one-process step, but the replicas stay equal and finite."""
+    ranks = two_rank_result(two_rank_steps, case)
+    assert all(torch.isfinite(v).all() for v in ranks[0]["generator"].values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("case", EXACT)
+def test_two_ranks_make_the_step_one_process_with_the_global_batch_makes(two_rank_steps, tmp_path, monkeypatch,
+                                                                         case):
+    """2 ranks x 32 == 1 process x 64 (the MLP, every loss), 2 x 8 == 1 x 16 (every conv net without batch norm)."""
+    loss = distributed_worker.cases()[case][1]
+    ranks = two_rank_result(two_rank_steps, case)
     # the same eps, per critic step: rank 0's 32 then rank 1's 32 (each rank drew its own)
     eps = [torch.cat([a, b]) for a, b in zip(ranks[0]["eps"], ranks[1]["eps"], strict=True)]
     if eps:
         assert not torch.equal(ranks[0]["eps"][0], ranks[1]["eps"][0])
     draw, left = replay(eps)
     monkeypatch.setattr(builtin_losses, "per_sample_uniform", draw)
-    config = distributed_worker.config_for(loss)
+    config = distributed_worker.config_for(case)
     trainer = api.make_trainer(config, REGISTRY, tmp_path / "one", progress=False, echo=lambda _: None)
     assert config.world_size == 1 and trainer.ranks == Ranks()
     before = {k: v.clone() for k, v in trainer.critic.state_dict().items()}
@@ -80,7 +100,7 @@ def test_two_ranks_of_32_make_the_step_one_process_of_64_makes(two_rank_steps, t
     assert not left  # every recorded eps was used: the same number of penalty draws
     for key, module in (("generator", trainer.generator), ("critic", trainer.critic)):
         for name, value in module.state_dict().items():
-            torch.testing.assert_close(ranks[0][key][name], value, rtol=1e-5, atol=1e-6, msg=f"{loss} {key} {name}")
+            torch.testing.assert_close(ranks[0][key][name], value, rtol=1e-5, atol=1e-6, msg=f"{case} {key} {name}")
     assert any(not torch.equal(before[k], v) for k, v in trainer.critic.state_dict().items())
     if loss == "wgan":  # weight clipping after each critic step, on every rank alike
         assert max(v.abs().max() for v in ranks[0]["critic"].values()) <= 0.01 + 1e-7
