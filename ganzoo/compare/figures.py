@@ -171,7 +171,7 @@ def sample_grids(comparison: Comparison, store: ModelStore | None,
                       interpolation="nearest")
             ax.set_axis_off()
         arch = f"{row.arch} + " if len(comparison.tables) > 1 else ""
-        ax.set_title(f"{arch}{row.loss}\n{best.outcome.model_ref}, {comparison.metric.label} {best.value:.4g}",
+        ax.set_title(f"{arch}{row.loss}\n{best.outcome.trial_id}\n{comparison.metric.label} {best.value:.4g}",
                      fontsize=8)
     for ax in axes[len(rows):]:
         ax.set_axis_off()
