@@ -21,6 +21,34 @@ REGISTRY = get_registry()
 EXPERIMENTS = [s.name for s in REGISTRY.entries("experiment")]
 BUDGET_TEXT = {b: f"{b} budget" for b in BUDGETS}
 
+#: The trials of the tiny runs below go through the sweep's driver with an executor that runs them in this process
+#: (worker processes would start torch again for every sweep); one test uses the real local executor.
+SERIAL = """
+from ganzoo import Executor, ExecutorSpec, hookimpl
+
+class Serial(Executor):
+    name = "serial"
+
+    def run(self, tasks, work, events):
+        for task in tasks:
+            events.started(task, "in the driver")
+            events.finished(task, work(task))
+
+@hookimpl
+def register_executors(register):
+    register(ExecutorSpec(name="serial", factory=Serial))
+"""
+
+
+@pytest.fixture(scope="module")
+def serial_registry():
+    from plugin_support import builtin_plugins, plugin_module
+
+    from ganzoo.plugin.loading import build_registry
+
+    return build_registry([*builtin_plugins(), ("serial", plugin_module("serial_executor", SERIAL), "ganzoo-serial",
+                                                "1.0")])
+
 
 def test_builtin_experiments_register_through_the_entry_point_group():
     assert {"distances", "saturation", "clipping", "one-sided", "zoo", "w-tracks", "no-batch-norm"} <= set(EXPERIMENTS)
@@ -55,7 +83,7 @@ def test_unknown_experiment_budget_and_executor_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown budget 'smal'") as err:
         run_experiment("distances", budget="smal", out=tmp_path)
     assert "did you mean 'small'" in err.value.hint
-    with pytest.raises(ConfigError, match="unknown executor 'slurm'"):
+    with pytest.raises(UnknownNameError, match="unknown executor 'slurm'"):
         run_experiment("distances", executor="slurm", out=tmp_path)
     result = CliRunner().invoke(app, ["experiment", "run", "distanse", "--budget", "tiny"])
     assert result.exit_code != 0 and "did you mean 'distances'" in str(result.exception) + result.output
@@ -91,8 +119,8 @@ class Counting(Experiment):
         return Verdict("reproduced" if numbers["steps"] == 2 else "not reproduced", f"{numbers['steps']} steps")
 
 
-def test_a_plugin_experiment_runs_its_sweep_and_is_judged_on_its_numbers(tmp_path):
-    from ganzoo_plugins import architectures, datasets, losses, metrics
+def test_a_plugin_experiment_runs_its_sweep_through_the_local_executor_and_is_judged_on_its_numbers(tmp_path):
+    from plugin_support import builtin_plugins
 
     from ganzoo import hookimpl
     from ganzoo.plugin.loading import build_registry
@@ -100,25 +128,29 @@ def test_a_plugin_experiment_runs_its_sweep_and_is_judged_on_its_numbers(tmp_pat
     spec = ExperimentSpec(name="count", factory=Counting, claim="two steps are two steps", verdict_rule="2 steps",
                           budgets=BUDGET_TEXT)
     module = types.SimpleNamespace(register_experiments=hookimpl(lambda register: register(spec)))
-    builtins = [(m.__name__, m, "ganzoo", "0.1.0") for m in (losses, architectures, datasets, metrics)]
-    registry = build_registry([*builtins, ("count", module, "ganzoo-count", "1.0")])
-    result = run_experiment("count", budget="tiny", out=tmp_path / "x", registry=registry, echo=lambda _: None)
+    registry = build_registry([*builtin_plugins(), ("count", module, "ganzoo-count", "1.0")])
+    result = run_experiment("count", budget="tiny", executor="local", executor_options={"workers": 1},
+                            out=tmp_path / "x", registry=registry, echo=lambda _: None)
     assert result.verdict.verdict == "reproduced" and result.findings.numbers["w1"] > 0
     assert result.findings.numbers["critic_params"] == 2 * 8 + 8 + 8 + 1  # Linear(2, 8) + Linear(8, 1)
     data = json.loads((tmp_path / "x" / "results.json").read_text())
     assert data["trials"][0]["status"] == "finished" and data["trials"][0]["metrics"]["w1"] > 0
-    again = run_experiment("count", budget="tiny", out=tmp_path / "x", registry=registry, echo=lambda _: None)
-    assert again.findings.numbers == result.findings.numbers  # the finished trial's folder is reused
+    assert data["trials"][0]["model_ref"]  # stored like any sweep's trial
+    lines = []
+    again = run_experiment("count", budget="tiny", out=tmp_path / "x", registry=registry, echo=lines.append)
+    assert again.findings.numbers == result.findings.numbers  # the finished sweep is continued, not trained again
+    assert any("1 finished" in line and "0 to run" in line for line in lines)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_every_builtin_experiment_runs_at_its_tiny_budget(name, tmp_path):
-    result = run_experiment(name, budget="tiny", out=tmp_path / name, echo=lambda _: None)
+def test_every_builtin_experiment_runs_at_its_tiny_budget(name, tmp_path, serial_registry):
+    result = run_experiment(name, budget="tiny", executor="serial", out=tmp_path / name, registry=serial_registry,
+                            echo=lambda _: None)
     out = tmp_path / name
     data = json.loads((out / "results.json").read_text())
     assert data["experiment"] == name and data["budget"] == "tiny" and data["verdict"] in VERDICTS
     assert data["reason"] and data["verdict_rule"] == REGISTRY.experiment(name).verdict_rule
-    assert data["command"] == f"ganzoo experiment run {name} --budget tiny --executor local --out {out}"
+    assert data["command"] == f"ganzoo experiment run {name} --budget tiny --executor serial --out {out}"
     assert result.findings.figures and all((out / f).stat().st_size > 5000 for f in data["figures"].values())
     report = (out / "report.md").read_text()
     assert f"**Verdict: {data['verdict']}.**" in report and all(f"]({f})" in report for f in data["figures"].values())

@@ -56,16 +56,7 @@ def sweep(
     if file is None and (loss is None or arch is None):
         raise GanzooError("ganzoo sweep needs --loss and --arch (or a sweep file)",
                           hint="e.g. `ganzoo sweep --arch mlp --loss all --dataset gaussians8 --seeds 0-2`")
-    options: dict[str, Any] = {}
-    for item in executor_option:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise GanzooError(f"--executor-option expects key=value, got {item!r}", hint="e.g. cpus_per_trial=2")
-        options[key.strip()] = parse_value(value.strip())
-    if workers is not None:
-        options["workers"] = workers
-    if address is not None:
-        options["address"] = address
+    options = executor_options(executor_option, workers, address)
     registry = loaded_registry()
     result = run_sweep(values, executor=executor, executor_options=options, out=out, device=device,
                        retry_failed=retry_failed, registry=registry, store=open_store(), echo=typer.echo,
@@ -79,3 +70,18 @@ def sweep(
             typer.echo(f"  failed:  {outcome.trial_id}: {(outcome.error or '').splitlines()[0]}")
     if result.interrupted:
         raise typer.Exit(130)
+
+
+def executor_options(items: list[str], workers: int | None, address: str | None) -> dict[str, Any]:
+    """The executor's options from ``--executor-option key=value`` (repeatable), ``--workers`` and ``--address``."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise GanzooError(f"--executor-option expects key=value, got {item!r}", hint="e.g. cpus_per_trial=2")
+        options[key.strip()] = parse_value(value.strip())
+    if workers is not None:
+        options["workers"] = workers
+    if address is not None:
+        options["address"] = address
+    return options

@@ -8,7 +8,7 @@ import platform
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from ganzoo import __version__
 from ganzoo.errors import ConfigError, PluginError, UnknownNameError
 from ganzoo.experiment.context import RunContext
 from ganzoo.experiment.report import write_experiment
-from ganzoo.experiment.trials import EXECUTORS, run_trials_sequentially, sweep_specs
+from ganzoo.experiment.trials import run_sweeps, sweep_specs
 from ganzoo.plugin.experiment import BUDGETS, Findings, Verdict
 from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.registry import Registry
@@ -60,28 +60,24 @@ def check_budget(budget: str) -> str:
     return budget
 
 
-def check_executor(executor: str) -> str:
-    if executor not in EXECUTORS:
-        raise ConfigError(f"unknown executor {executor!r} for experiments",
-                          hint=f"this ganzoo runs an experiment's trials with: {', '.join(EXECUTORS)}")
-    return executor
-
-
-def run_experiment(name: str, *, budget: str = "small", executor: str = "local", out: str | Path | None = None,
+def run_experiment(name: str, *, budget: str = "small", executor: str = "local",
+                   executor_options: Mapping[str, Any] | None = None, out: str | Path | None = None,
                    device: str = "cpu", registry: Registry | None = None,
                    echo: Callable[[str], None] = print) -> ExperimentResult:
-    """Run experiment ``name`` at ``budget`` into ``out`` (default ``experiments/NAME-BUDGET``)."""
+    """Run experiment ``name`` at ``budget`` into ``out`` (default ``experiments/NAME-BUDGET``): its sweeps through
+    the executor plugin ``executor`` (``local``, ``ray``, ...; ``executor_options`` as ``ganzoo sweep`` takes them),
+    then its analysis and verdict."""
     registry = registry or get_registry()
     spec = find_experiment(name, registry)
     check_budget(budget)
-    check_executor(executor)
+    registry.executor(executor)  # an unknown executor is refused (with close matches) before anything runs
     out = Path(out) if out is not None else DEFAULT_ROOT / f"{spec.name}-{budget}"
     experiment = spec.factory(**spec.options)
     specs = sweep_specs(experiment.sweeps(budget), registry)  # every sweep checked before any trial
     started = time.perf_counter()
     echo(f"experiment {spec.name} ({budget}): {sum(len(s.trials()) for s in specs)} trials -> {out}")
-    trials = run_trials_sequentially(specs, out / "runs", registry, evaluation=experiment.evaluation(budget),
-                                     device=device, echo=echo)
+    trials = run_sweeps(specs, out / "sweeps", registry, executor=executor, executor_options=executor_options or {},
+                        evaluation=experiment.evaluation(budget), device=device, echo=echo)
     context = RunContext(budget, out, trials, registry, echo)
     out.mkdir(parents=True, exist_ok=True)
     findings = experiment.analyse(context)
@@ -116,6 +112,6 @@ def _facts(spec: ExperimentSpec, budget: str, executor: str, out: Path, wall: fl
         "ganzoo_version": __version__, "ganzoo_commit": ganzoo_commit(), "torch_version": torch.__version__,
         "trials": [{"trial_id": t.trial_id, "loss": t.loss, "arch": t.arch, "dataset": t.dataset, "seed": t.seed,
                     "settings": t.settings, "status": t.status, "error": t.error, "steps": t.steps,
-                    "wall_time_s": t.wall_time_s, "metrics": t.metrics,
+                    "wall_time_s": t.wall_time_s, "metrics": t.metrics, "model_ref": t.model_ref,
                     "run_dir": None if t.run_dir is None else str(t.run_dir)} for t in trials],
     }

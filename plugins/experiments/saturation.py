@@ -26,13 +26,17 @@ class Saturation(Experiment):
     def sweeps(self, budget: str) -> list[dict[str, Any]]:
         toy = {"name": "saturation", "loss": list(LOSSES), "arch": "mlp", "dataset": "gaussians8",
                "seeds": by_budget(budget, [0], "0-2", "0-4"), "steps": by_budget(budget, 6, 400, 2000),
+               "metrics": ["w1"],
                "set": {"log_layer_grads": True, **by_budget(budget, {"hidden": 16, "layers": 2},
                                                                {"hidden": 128, "layers": 3}, {})}}
         if budget != "paper":
             return [toy]
         images = {"name": "saturation-images", "loss": list(LOSSES), "arch": "dcgan", "dataset": "fashion-mnist",
-                  "seeds": "0-2", "steps": 2000, "set": {"log_layer_grads": True}}
+                  "seeds": "0-2", "steps": 2000, "metrics": ["fid"], "set": {"log_layer_grads": True}}
         return [toy, images]
+
+    def evaluation(self, budget: str) -> Mapping[str, Any]:
+        return {"n": 64} if budget == "tiny" else {}
 
     def analyse(self, context: Any) -> Findings:
         points: dict[str, list[tuple[float, float]]] = {loss: [] for loss in LOSSES}

@@ -47,14 +47,18 @@ class WTracks(Experiment):
     def sweeps(self, budget: str) -> list[dict[str, Any]]:
         toy = {"name": "w-tracks", "loss": [*WASSERSTEIN, *GANS], "arch": "mlp", "dataset": "gaussians8",
                "seeds": by_budget(budget, [0], "0-1", "0-2"), "steps": by_budget(budget, 6, 1200, 10000),
+               "metrics": ["w1"],
                "set": {"eval_every": by_budget(budget, 2, 100, 250), "eval_n": by_budget(budget, 128, 1000, 2500),
                        **by_budget(budget, {"hidden": 16, "layers": 2}, {"hidden": 128, "layers": 3}, {})}}
         if budget != "paper":
             return [toy]
         images = {"name": "w-tracks-images", "loss": [*WASSERSTEIN, *GANS], "arch": "dcgan",
-                  "dataset": "fashion-mnist", "seeds": "0-2", "steps": 20000,
+                  "dataset": "fashion-mnist", "seeds": "0-2", "steps": 20000, "metrics": ["fid"],
                   "set": {"eval_every": 1000, "eval_metric": "fid", "eval_n": 2000}}
         return [toy, images]
+
+    def evaluation(self, budget: str) -> Mapping[str, Any]:
+        return {"n": 64} if budget == "tiny" else {}
 
     def analyse(self, context: Any) -> Findings:
         numbers: dict[str, float | None] = {}
