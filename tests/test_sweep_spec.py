@@ -135,3 +135,13 @@ def test_settings_a_trial_cannot_take_are_refused_before_any_trial(registry: Reg
         check_sweep(spec, registry)
     for word in words:
         assert word in str(caught.value)
+
+
+def test_the_sweep_file_in_docs_sweeps_md_is_valid(tmp_path: Path, registry: Registry) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sweeps.md").read_text(encoding="utf-8")
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "toy.toml"
+    path.write_text(example)
+    spec = sweep_spec(read_sweep_file(path), registry)
+    assert spec.name == "toy-losses" and spec.method == "random" and spec.budget == 4
+    assert len(check_sweep(spec, registry)) == len(registry.names("loss")) * 4 * 3
