@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,3 +203,14 @@ def test_unknown_sweep_or_model_in_python(store):
 def test_a_model_named_twice_counts_once(store):
     outcomes, _ = load_sources([REFS[0], REFS[0], REFS[1]], store)
     assert [o.model_ref for o in outcomes] == REFS[:2]
+
+
+def test_docs_and_readme_describe_the_command():
+    root = Path(__file__).resolve().parents[1]
+    sweeps = (root / "docs" / "sweeps.md").read_text(encoding="utf-8")
+    for option in ("--metric", "--out", "--json", "--dataset", "comparison.json", "distribution.png", "curves.png",
+                   "samples.png", "ganzoo-comparison/1"):
+        assert option in sweeps, option
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "--out sweeps/readme && .venv/bin/ganzoo compare sweeps/readme" in readme
+    assert str(default_out(["sweeps/readme"])) + "/report.md" in readme
