@@ -19,6 +19,7 @@ import torch
 from ganzoo import api
 from ganzoo.plugin.loading import get_registry
 from ganzoo.train import distributed
+from ganzoo.train.distributed import batchnorm_mode
 
 DRAW_EPS = builtin_losses.per_sample_uniform
 SMALL = {"mlp": {"arch.hidden": 16, "arch.layers": 2}, "dcgan": {"arch.width": 8}, "dcgan-nobn": {"arch.width": 8}}
@@ -65,7 +66,9 @@ def main(out: Path) -> None:
             trainer.train_step()
             (out / case).mkdir(parents=True, exist_ok=True)
             torch.save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict(),
-                        "eps": drawn, "world_size": config.world_size}, out / case / f"rank{ranks.rank}.pt")
+                        "eps": drawn, "world_size": config.world_size,
+                        "batchnorm": batchnorm_mode(trainer.generator, trainer.critic, False, 1)},
+                       out / case / f"rank{ranks.rank}.pt")
         batchnorm(out / "batchnorm", registry, ranks)
     finally:
         ranks.close()
