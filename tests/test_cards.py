@@ -59,8 +59,8 @@ def check_card(card: str, record, results: list[dict]) -> dict:
     for paper in papers:
         assert paper in details and paper in section(card, "Citation")
     training = section(card, "Training")
-    for field in ("**Data**", "**Steps**", "**Device**: cpu", "**Wall time**", "| lr |", "| n_critic |",
-                  "| batch_size |", "| latent_dim |", "| loss.lambda |"):
+    for field in ("**Data**", "**Steps**", "**Device**: cpu", "**Arithmetic**: fp32", "**Wall time**", "| lr |",
+                  "| n_critic |", "| batch_size |", "| latent_dim |", "| loss.lambda |"):
         assert field in training, field
     evaluation = section(card, "Evaluation")
     if not results:

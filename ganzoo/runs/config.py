@@ -19,6 +19,10 @@ from ganzoo.runs.noise import MAX_SEED, check_seed
 LR_SCHEDULES = ("constant", "linear")
 CRITIC_SCHEDULES = ("constant", "wgan-reference")
 WGAN_REFERENCE_DITERS = 100  # critic iterations of the reference code's warm-up and every 500th generator step
+#: Arithmetic of a run (ganzoo.runs.precision): fp32 (the papers'), bf16 autocast, fp16 autocast + gradient scaling.
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: Which networks torch.compile compiles: none, the generator, the critic, or both.
+COMPILE_TARGETS = ("none", "generator", "critic", "both")
 OPTION_GROUPS = {"loss": "loss_options", "arch": "arch_options", "dataset": "dataset_options"}
 #: Which layer gives a field its default: "name" fields are the entries a run combines; "training" fields come from
 #: the loss's paper (latent_dim from the architecture); "run" fields are the loop's own, with the defaults here;
@@ -75,6 +79,15 @@ class TrainConfig:
     critic_schedule: str = setting(RUN, "constant", help="constant (n_critic every step: Algorithm 1), or "
                                    "wgan-reference: 100 critic steps for the first 25 generator steps and every "
                                    "500th (Arjovsky et al.'s code)")
+    precision: str = setting(RUN, "fp32", flag="--precision", flag_type=str,
+                             help="fp32, bf16 (autocast on CPU and CUDA) or fp16 (autocast + gradient scaling, CUDA "
+                                  "only); losses and penalties stay float32 [default: fp32]")
+    channels_last: bool = setting(RUN, False, flag="--channels-last/--no-channels-last", flag_type=bool,
+                                  help="channels-last memory format for image networks and batches "
+                                       "[default: off]")
+    compile: str = setting(RUN, "none", flag="--compile", flag_type=str,
+                           help="torch.compile: none, generator, critic or both (not a critic whose loss "
+                                "differentiates its gradient, e.g. wgan-gp) [default: none]")
     eval_every: int = setting(RUN, 0, flag="--eval-every", flag_type=int,
                               help="score the generator every K steps into metrics.jsonl and curves.png (0: off)")
     eval_metric: str | None = setting(RUN, None, flag="--eval-metric", flag_type=str,
@@ -139,6 +152,14 @@ class TrainConfig:
         if self.eval_metric is not None and not isinstance(self.eval_metric, str):
             raise ConfigError(f"eval_metric must be a metric name, got {self.eval_metric!r}",
                               hint="`ganzoo list --kind metric` shows them")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
+                              hint="e.g. --precision bf16")
+        if not isinstance(self.channels_last, bool):
+            raise ConfigError(f"channels_last must be true or false, got {self.channels_last!r}")
+        if self.compile not in COMPILE_TARGETS:
+            raise ConfigError(f"compile must be one of {', '.join(COMPILE_TARGETS)}, got {self.compile!r}",
+                              hint="e.g. --compile generator")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.optimizer not in OPTIMIZERS:

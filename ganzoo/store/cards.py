@@ -165,6 +165,7 @@ def _training(config: Mapping[str, Any]) -> str:
              "step(s) each",
              f"- **Device**: {training.get('device', '?')}",
              *_processes(tc, training),
+             f"- **Arithmetic**: {_arithmetic(tc)}",
              f"- **Wall time**: {_duration(training.get('wall_time_s'))}", ""]
     lines += ["| hyperparameter | value | set by |", "|---|---|---|"]
     for key in HYPERPARAMETERS:
@@ -218,6 +219,20 @@ def train_command(config: Mapping[str, Any]) -> str:
     if tc.get("name"):
         words += ["--name", str(tc["name"])]
     return shlex.join(words)
+
+
+def _arithmetic(tc: Mapping[str, Any]) -> str:
+    """How the run computed: precision (fp32 for runs made before the setting existed), layout, compilation."""
+    precision = tc.get("precision", "fp32")
+    text = {"fp32": "fp32 (float32 throughout)",
+            "bf16": "bf16 (networks under bfloat16 autocast; losses, penalty and weights float32)",
+            "fp16": "fp16 (networks under float16 autocast with gradient scaling; losses, penalty and weights "
+                    "float32)"}.get(precision, str(precision))
+    if tc.get("channels_last"):
+        text += ", channels-last"
+    if tc.get("compile", "none") != "none":
+        text += f", torch.compile: {tc['compile']}"
+    return text
 
 
 def _duration(seconds: Any) -> str:

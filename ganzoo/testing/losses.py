@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ganzoo.errors import ConfigError
 from ganzoo.plugin.loss import CriticStep, GANLoss, check_real_batch_signature
 from ganzoo.plugin.specs import LossSpec
+from ganzoo.runs.precision import Precision
 from ganzoo.testing.support import (
     changed_parameters,
     check,
@@ -35,6 +36,10 @@ from ganzoo.testing.support import (
 SHAPES: tuple[tuple[int, ...], ...] = ((2,), (1, 4, 4))
 LATENT_DIM = 3
 BATCH = 8
+#: ``--precision bf16`` against float32 on the known linear case: relative tolerance of the critic loss, the
+#: penalty, the mean gradient norm and the critic's parameter gradient (bf16 keeps 8 significant bits, a relative
+#: rounding of 2^-9 per operation; ganzoo's built-in losses stay within 3e-3 here, docs/performance.md).
+BF16_TOLERANCE = 2e-2
 
 
 class TinyGenerator(nn.Module):
@@ -113,6 +118,7 @@ def check_loss(spec: LossSpec, *, options: Mapping[str, Any] | None = None, seed
             _check_critic_step(loss, shape, where)
             _check_generator_step(loss, shape, where)
             _check_signs(loss, shape, where)
+            _check_bf16(loss, shape, where)
 
 
 def _scalar(value: object, where: str, what: str, needs_grad: bool) -> Tensor:
@@ -218,3 +224,57 @@ def _check_signs(loss: GANLoss, shape: tuple[int, ...], where: str) -> None:
     check(fooled < caught, where,
           f"sign: fakes the critic scores like real data have generator loss {fooled:.4g}, not lower than "
           f"{caught:.4g} for fakes it scores as fake", "the generator loss must fall as the critic's fake scores rise")
+
+
+class LinearCritic(nn.Module):
+    """f(x) = w . x: its input gradient is w everywhere, so a gradient penalty's norm is |w| at every interpolate
+    (WGAN-GP's penalty is exactly lambda (|w| - 1)^2)."""
+
+    def __init__(self, shape: Sequence[int]) -> None:
+        super().__init__()
+        features = math.prod(shape)
+        self.w = nn.Parameter(torch.linspace(-1.0, 2.0, features) / math.sqrt(features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(1) @ self.w
+
+
+def _critic_numbers(loss: GANLoss, critic: nn.Module, params: nn.Module, real: Tensor, fake: Tensor,
+                    seed: int) -> dict[str, Tensor]:
+    params.zero_grad(set_to_none=True)
+    with seeded(seed):  # the same penalty noise in both precisions
+        step = loss.critic_loss(critic, real, fake)
+    step.loss.backward()
+    numbers = {"critic loss": step.loss.detach(), "parameter gradient": params.w.grad.detach().clone()}
+    for name, value in (("penalty", step.penalty), ("mean gradient norm", step.grad_norm)):
+        if value is not None:
+            numbers[name] = value
+    return numbers
+
+
+def _check_bf16(loss: GANLoss, shape: tuple[int, ...], where: str) -> None:
+    """Under ``--precision bf16`` (the critic run as the trainer runs it: autocast, float32 scores) the critic loss,
+    its penalty, gradient norms and parameter gradients match float32 within BF16_TOLERANCE on the linear critic;
+    a penalty's mean gradient norm there is |w| in both precisions."""
+    critic = LinearCritic(shape)
+    real = torch.rand(BATCH, *shape) * 2 - 1
+    fake = torch.rand(BATCH, *shape) * 2 - 1
+    exact = _critic_numbers(loss, critic, critic, real, fake, seed=1)
+    low = _critic_numbers(loss, Precision("bf16").wrap(critic, "critic"), critic, real, fake, seed=1)
+    check(set(low) == set(exact), where, f"under bf16 the critic step reports {sorted(low)}, in float32 "
+          f"{sorted(exact)}")
+    for name, value in exact.items():
+        check(bool(torch.isfinite(low[name]).all()), where, f"under --precision bf16 the {name} is not finite "
+              "on a linear critic (it is in float32)", "compute the loss from the critic's scores in float32")
+        error = float((low[name].double() - value.double()).norm() / value.double().norm().clamp_min(1e-12))
+        check(error <= BF16_TOLERANCE, where,
+              f"under --precision bf16 the {name} differs from float32 by {error:.2g} (relative; the tolerance is "
+              f"{BF16_TOLERANCE}) on a linear critic", "compute the loss from the critic's scores in float32 "
+              "(ganzoo casts them back); do not cast inputs or weights to a lower precision yourself")
+    if "mean gradient norm" in exact:
+        norm_w = float(critic.w.detach().norm())
+        for precision, numbers in (("float32", exact), ("bf16", low)):
+            got = float(numbers["mean gradient norm"])
+            check(abs(got - norm_w) <= BF16_TOLERANCE * norm_w, where,
+                  f"in {precision} the mean gradient norm of the linear critic f(x) = w.x is {got:.4g}, not "
+                  f"|w| = {norm_w:.4g}", "the penalty's norm is |grad_x f(x^)|_2 per sample over all non-batch dims")

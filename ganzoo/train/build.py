@@ -14,6 +14,7 @@ from ganzoo.plugin.loss import GANLoss, check_real_batch_signature
 from ganzoo.plugin.registry import Registry
 from ganzoo.runs.config import USER_SOURCES, TrainConfig
 from ganzoo.runs.device import select_device
+from ganzoo.runs.precision import Precision, make_precision
 from ganzoo.train.averaging import GeneratorAverage
 from ganzoo.train.distributed import Ranks, check_sync_batchnorm
 
@@ -59,6 +60,8 @@ class Parts:
     ranks: Ranks = field(default_factory=Ranks)
     #: The generator's moving average (``--set ema=DECAY``), None when off.
     ema: GeneratorAverage | None = None
+    #: How the networks do their arithmetic (--precision, --channels-last, --compile); plain fp32 by default.
+    precision: Precision = field(default_factory=Precision)
 
 
 def build_parts(config: TrainConfig, registry: Registry, ranks: Ranks | None = None) -> Parts:
@@ -71,12 +74,14 @@ def build_parts(config: TrainConfig, registry: Registry, ranks: Ranks | None = N
     loss, data, generator, critic = build_components(config, registry, device)
     if config.sync_batchnorm and ranks.distributed:
         generator, critic = (nn.SyncBatchNorm.convert_sync_batchnorm(net) for net in (generator, critic))
+    precision = make_precision(config, device, loss)
+    generator, critic = precision.prepare(generator), precision.prepare(critic)
     lr_g, lr_d = config.learning_rates()
     opt_g, opt_d = make_optimizer(config, generator.parameters(), lr_g), make_optimizer(config, critic.parameters(),
                                                                                           lr_d)
     ema = GeneratorAverage(generator, config.ema, config.ema_start) if config.ema > 0 else None
     return Parts(loss, data, generator, critic, device, opt_g, opt_d,
-                 [make_scheduler(config, opt) for opt in (opt_g, opt_d)], ranks, ema)
+                 [make_scheduler(config, opt) for opt in (opt_g, opt_d)], ranks, ema, precision)
 
 
 def build_components(config: TrainConfig, registry: Registry, device: torch.device

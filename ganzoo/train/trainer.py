@@ -99,10 +99,14 @@ class Trainer:
         self.loss, self.data = parts.loss, parts.data
         self.generator, self.critic = parts.generator, parts.critic
         self.opt_g, self.opt_d, self.schedulers = parts.opt_g, parts.opt_d, parts.schedulers
-        # what the two players train through: DDP-wrapped when several processes train together, else themselves
-        self.ranks = parts.ranks
-        self.train_generator = self.ranks.wrap(self.generator, self.device)
-        self.train_critic = self.ranks.wrap(self.critic, self.device)
+        # what the two players train through: DDP-wrapped when several processes train together, else themselves;
+        # then in the run's arithmetic (--precision, --channels-last, --compile; float32 outputs)
+        self.ranks, self.precision = parts.ranks, parts.precision
+        self.train_generator = self.precision.wrap(self.ranks.wrap(self.generator, self.device), "generator")
+        self.train_critic = self.precision.wrap(self.ranks.wrap(self.critic, self.device), "critic")
+        # the fake batch of a critic step (no gradients) and the frozen critic of a generator step
+        self.run_generator = self.precision.wrap(self.generator, "generator")
+        self.run_critic = self.precision.wrap(self.critic, "critic")
         self._fault = fault_injection(self.ranks.rank)  # tests of restarts only (GANZOO_FAULT_EXIT)
         self.ema = parts.ema  # the generator's moving average (--set ema=DECAY), or None
         self.rng = torch.Generator(device=self.device).manual_seed(config.seed + 1)
@@ -136,6 +140,7 @@ class Trainer:
                else {}),
             "data": self.data.state_dict(), "fixed_z": self.fixed_z, "elapsed": self.elapsed,
             **({"generator_ema": self.ema.module.state_dict()} if self.ema is not None else {}),
+            "precision": self.precision.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -154,6 +159,7 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         if self.ema is not None:
             self.ema.module.load_state_dict(state["generator_ema"])
+        self.precision.load_state_dict(state.get("precision", {}))
 
     def checkpoint(self) -> Path:
         """Write a checkpoint (rank 0; every rank takes part: buffers and random-number states are gathered)."""
@@ -186,13 +192,13 @@ class Trainer:
         real = self.ranks.local(self.data.batch(cfg.batch_size, self.rng))
         z = self.ranks.local(torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.rng, device=self.device))
         with torch.no_grad():
-            fake = self.generator(z)
+            fake = self.run_generator(z)
         step = self.loss.critic_loss(self.train_critic, real, fake)
         self.opt_d.zero_grad(set_to_none=True)
-        step.loss.backward()
+        self.precision.backward(step.loss, self.opt_d, "critic")
         if cfg.log_layer_grads:  # overwritten by each critic step: the last one is logged
             self.layer_grads.update(gradient_norms(self.critic, "grad/critic/"))
-        self.opt_d.step()
+        self.precision.step(self.opt_d, "critic")
         self.loss.after_critic_step(self.critic)
         nan = torch.full((), math.nan, device=self.device)
         return (step.loss.detach(), *(v if v is not None else nan
@@ -210,17 +216,17 @@ class Trainer:
                 if cfg.log_layer_grads else None)
         try:
             fake = self.train_generator(z)
-            loss = (self.loss.generator_loss(self.critic, fake) if real is None
-                    else self.loss.generator_loss(self.critic, fake, real))
+            loss = (self.loss.generator_loss(self.run_critic, fake) if real is None
+                    else self.loss.generator_loss(self.run_critic, fake, real))
             self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
+            self.precision.backward(loss, self.opt_g, "generator")
             if cfg.log_layer_grads:
                 norms = gradient_norms(self.generator, "grad/generator/")
                 self.layer_grads.update(norms)
                 self.layer_grads["grad_norm/generator"] = torch.stack(list(norms.values())).square().sum().sqrt()
                 if scores:  # the first critic call scores the generator's batch
                     self.layer_grads["d_fake"] = torch.sigmoid(scores[0].float()).mean()
-            self.opt_g.step()
+            self.precision.step(self.opt_g, "generator")
         finally:
             self.critic.requires_grad_(True)
             if hook is not None:
