@@ -2,8 +2,8 @@
 networks both train, ganzoo's loop, the reference loop on the same networks, and the check that the two train the
 same thing.
 
-This is the only module of the training benchmark that imports ganzoo, and it does so here at the top: a moved
-ganzoo module is updated in these four lines.
+This is the only module of the training benchmarks (bench_training.py, bench_precision.py) that imports ganzoo, and it
+does so here at the top: a moved ganzoo module is updated in these lines.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from harness import Step
 
 from ganzoo.api import make_config, make_trainer
 from ganzoo.plugin.loading import get_registry
+from ganzoo.runs.precision import differentiates_critic_gradient, fast_bf16
 from ganzoo.train.build import enforce_critic_requirements
 
 DATASET = "fashion-mnist"
@@ -36,10 +37,11 @@ def load_plugins() -> None:
     get_registry()
 
 
-def case_config(arch: str, loss: str, device: str, registry: Any) -> Any:
-    """The case's ganzoo config: the benchmark's data set, batch, seed and device, the rest ganzoo's defaults."""
+def case_config(arch: str, loss: str, device: str, registry: Any, **arithmetic: Any) -> Any:
+    """The case's ganzoo config: the benchmark's data set, batch, seed and device, the rest ganzoo's defaults;
+    ``arithmetic``: precision, channels_last, compile (benchmarks/bench_precision.py)."""
     return make_config(arch, loss, DATASET, registry=registry, steps=CONFIG_STEPS, batch_size=BATCH, device=device,
-                       seed=SEED)
+                       seed=SEED, **arithmetic)
 
 
 def resolved_config(arch: str, loss: str, device: str) -> tuple[Any, Any, Any]:
@@ -62,10 +64,11 @@ def build_networks(config: Any, registry: Any, device: Any) -> tuple[Any, Any]:
     return generator.to(device), critic.to(device)
 
 
-def ganzoo_loop(arch: str, loss: str, device: str, run_dir: Path) -> Step:
-    """``Trainer.train_step``, the method ``Trainer.run()`` calls once per generator step."""
+def ganzoo_loop(arch: str, loss: str, device: str, run_dir: Path, **arithmetic: Any) -> Step:
+    """``Trainer.train_step``, the method ``Trainer.run()`` calls once per generator step (``arithmetic``: the
+    precision, channels_last and compile settings, default fp32)."""
     registry = get_registry()
-    config = case_config(arch, loss, device, registry)
+    config = case_config(arch, loss, device, registry, **arithmetic)
     reference_gan.check_paper_settings(config, loss)
     trainer = make_trainer(config, registry, run_dir, progress=False)
     trainer.generator.train()
@@ -117,3 +120,20 @@ def check_losses(cases: Sequence[tuple[str, str]], device_name: str) -> list[str
                      f"{gl1.item():.6g} == {gl2.item():.6g}, critic grads max diff {(g1 - g2).abs().max().item():.2g}"
                      f"; critic options {config.arch_options}")
     return lines
+
+
+def arithmetic_settings(variant: str, loss: str) -> dict[str, Any]:
+    """ganzoo's settings for a bench_precision.py variant: ``fp32``, ``bf16``, ``fp16``, with ``+cl``
+    (channels-last) or ``+compile`` (the generator; and the critic when the loss has no gradient penalty)."""
+    settings: dict[str, Any] = {"precision": variant.split("+")[0]}
+    if "+cl" in variant:
+        settings["channels_last"] = True
+    if "+compile" in variant:
+        spec = get_registry().loss(loss)
+        settings["compile"] = "generator" if differentiates_critic_gradient(spec.factory(**spec.options)) else "both"
+    return settings
+
+
+def bf16_speed(device: str) -> tuple[bool | None, str]:
+    """Whether ``device`` has fast bf16 arithmetic, and why (ganzoo's own check)."""
+    return fast_bf16(torch.device(device))

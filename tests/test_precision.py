@@ -22,7 +22,9 @@ from ganzoo.runs import precision as precision_module
 from ganzoo.runs.checkpoint import LATEST, load_checkpoint
 from ganzoo.runs.folder import read_run
 from ganzoo.runs.precision import Precision, cpu_flags, differentiates_critic_gradient, fast_bf16
+from ganzoo.serve.service import SamplingService
 from ganzoo.store import ModelStore
+from ganzoo.store.loading import load_generator
 from ganzoo.testing import check_loss
 from ganzoo.testing.losses import BF16_TOLERANCE
 
@@ -163,6 +165,18 @@ def test_the_model_card_records_the_precision(tmp_path):
     card = ModelStore().file(result.record, "README.md").read_text(encoding="utf-8")
     assert "**Arithmetic**: bf16 (networks under bfloat16 autocast; losses, penalty and weights float32)" in card
     assert "--set precision=bf16" in card  # the command that trains it again
+    # sampling in bf16 (ganzoo serve --precision bf16): float32 samples close to fp32's, the weights untouched
+    exact = load_generator(result.record.ref).sample(32, seed=3)
+    low = load_generator(result.record.ref, precision="bf16").sample(32, seed=3)
+    assert low.dtype == torch.float32 and not torch.equal(low, exact)
+    assert torch.allclose(low, exact, rtol=0.05, atol=0.05)
+    service = SamplingService(precision="bf16")
+    try:
+        assert service._generator_for(result.record.ref).precision == "bf16"
+    finally:
+        service.close()
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU"):
+        load_generator(result.record.ref, precision="fp16")
 
 
 # --- resume ---------------------------------------------------------------------------------------------------

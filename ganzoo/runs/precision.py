@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ganzoo.errors import ConfigError
 from ganzoo.plugin.loss import ComposedLoss, Constraint, GANLoss
-from ganzoo.runs.config import TrainConfig
+from ganzoo.runs.config import PRECISIONS, TrainConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: Device types where ``--precision fp16`` is offered (autocast + gradient scaling).
@@ -125,15 +125,6 @@ class Precision:
         """``net`` in this arithmetic's memory format (in place; before DDP and the optimizers see it)."""
         return net.to(memory_format=torch.channels_last) if self.channels_last else net
 
-    @contextmanager
-    def autocast(self) -> Iterator[None]:
-        """Autocast in this precision (nothing for fp32), e.g. for sampling from a generator outside the trainer."""
-        if self.dtype is None:
-            yield
-            return
-        with torch.autocast(self.device.type, dtype=self.dtype):
-            yield
-
     def backward(self, loss: Tensor, optimizer: torch.optim.Optimizer, role: str) -> None:
         """``loss.backward()``; under fp16 with the loss scaled and the gradients of ``optimizer``'s parameters
         unscaled again afterwards, so that what is logged or clipped between backward and step is the true gradient."""
@@ -200,17 +191,36 @@ class _RunAs(nn.Module):
         return out.float()
 
 
-def make_precision(config: TrainConfig, device: torch.device, loss: GANLoss) -> Precision:
-    """The arithmetic ``config`` asks for on ``device``: fp16 only where it is offered, a compiled critic only
-    for a loss without the double backward; a bf16 run on a device without fast bf16 gets a note (it still runs)."""
-    if config.precision == "fp16" and device.type not in FP16_DEVICES:
+def check_precision(precision: str, device: torch.device) -> None:
+    """``precision`` can run on ``device``: fp16 only where it is offered, autocast where torch has it."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}",
+                          hint="e.g. --precision bf16")
+    if precision == "fp16" and device.type not in FP16_DEVICES:
         raise ConfigError(
             f"--precision fp16 needs a CUDA GPU; this run is on {device.type}",
             hint="use --precision bf16 (autocast on CPU and CUDA) or fp32; fp16 with gradient scaling pays only on "
                  "a GPU")
-    if config.precision in DTYPES and not torch.amp.is_autocast_available(device.type):
-        raise ConfigError(f"--precision {config.precision}: torch has no autocast for {device.type}",
+    if precision in DTYPES and not torch.amp.is_autocast_available(device.type):
+        raise ConfigError(f"--precision {precision}: torch has no autocast for {device.type}",
                           hint="use --precision fp32 on this device")
+
+
+@contextmanager
+def autocast(precision: str, device: torch.device) -> Iterator[None]:
+    """Autocast in ``precision`` on ``device`` (nothing for fp32): e.g. sampling a stored generator in bf16."""
+    dtype = DTYPES.get(precision)
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device.type, dtype=dtype):
+        yield
+
+
+def make_precision(config: TrainConfig, device: torch.device, loss: GANLoss) -> Precision:
+    """The arithmetic ``config`` asks for on ``device``: fp16 only where it is offered, a compiled critic only
+    for a loss without the double backward; a bf16 run on a device without fast bf16 gets a note (it still runs)."""
+    check_precision(config.precision, device)
     if config.precision == "bf16":
         fast, why = fast_bf16(device)
         if fast is False:

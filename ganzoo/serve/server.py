@@ -32,7 +32,7 @@ def build_server(store: ModelStore | None = None, *, service: SamplingService | 
                  auth: tuple[str, str] | None = None, cache_size: int = validation.DEFAULT_CACHE_SIZE,
                  max_queue: int = validation.DEFAULT_MAX_QUEUE, concurrency: int = validation.DEFAULT_CONCURRENCY,
                  max_batch: int = validation.DEFAULT_MAX_BATCH, max_wait_ms: float = validation.DEFAULT_MAX_WAIT_MS,
-                 queue_size: int = validation.DEFAULT_QUEUE_SIZE) -> Any:
+                 queue_size: int = validation.DEFAULT_QUEUE_SIZE, precision: str = "fp32") -> Any:
     """The page and the API over ``store`` (default: ``GANZOO_HOME``) as one FastAPI app, not yet serving.
 
     ``max_batch``, ``max_wait_ms``, ``queue_size`` and ``concurrency`` configure the batcher
@@ -53,7 +53,7 @@ def build_server(store: ModelStore | None = None, *, service: SamplingService | 
         if service is None:
             service = SamplingService(store, cache_size=cache_size, batching={
                 "max_batch": max_batch, "max_wait_ms": max_wait_ms, "queue_size": queue_size,
-                "concurrency": concurrency})
+                "concurrency": concurrency}, precision=precision)
         page = build_app(service=service, max_queue=max_queue, concurrency=concurrency)
     app = FastAPI(title="ganzoo sampling API", version=ganzoo.__version__, openapi_url=None, docs_url=None,
                   redoc_url=None, description="Samples of the models in a ganzoo store (docs/serving.md).")

@@ -86,11 +86,13 @@ class SamplingService:
 
     def __init__(self, store: ModelStore | None = None, *, cache_size: int = DEFAULT_CACHE_SIZE,
                  device: str = "cpu", loader: Callable[..., Any] | None = None,
-                 critic_loader: Callable[..., Any] | None = None, batching: Mapping[str, Any] | None = None) -> None:
+                 critic_loader: Callable[..., Any] | None = None, batching: Mapping[str, Any] | None = None,
+                 precision: str = "fp32") -> None:
         from ganzoo.store.loading import load_critic, load_generator
 
         self.store = store if store is not None else ModelStore()
         self.device = device
+        self.precision = precision  # generators sample in it (bf16: autocast, float32 out)
         self._load_generator = loader or load_generator
         self._load_critic = critic_loader or load_critic
         self.generators: LRUCache[Any] = LRUCache(self._generator_for, cache_size)
@@ -105,6 +107,8 @@ class SamplingService:
     # --- models ---------------------------------------------------------------------------------------------
 
     def _generator_for(self, ref: str) -> Any:
+        if self.precision != "fp32":
+            return self._load_generator(ref, device=self.device, store=self.store, precision=self.precision)
         return self._load_generator(ref, device=self.device, store=self.store)
 
     def _critic_for(self, ref: str) -> Any:

@@ -17,6 +17,7 @@ from ganzoo.plugin.registry import Registry
 from ganzoo.runs.device import select_device
 from ganzoo.runs.networks import build_networks, describe_weights, load_weights, read_weights
 from ganzoo.runs.noise import generate_in_chunks, seeded_noise
+from ganzoo.runs.precision import autocast, check_precision
 from ganzoo.store import artifact
 from ganzoo.store.model_store import ModelStore
 from ganzoo.store.records import CRITIC_FILE, GENERATOR_EMA_FILE, GENERATOR_FILE, ModelRecord
@@ -30,11 +31,12 @@ class LoadedGenerator(nn.Module):
     ``weights``: "ema" (the generator's moving average, loaded when the model has one) or "raw".
     """
 
-    def __init__(self, net: nn.Module, record: ModelRecord, weights: str = "raw") -> None:
+    def __init__(self, net: nn.Module, record: ModelRecord, weights: str = "raw", precision: str = "fp32") -> None:
         super().__init__()
         self.net = net
         self.record = record
         self.weights = weights
+        self.precision = precision  # fp32, or bf16 / fp16 autocast for inference (float32 out)
         self.latent_dim = int(record.config["latent_dim"])
         self.shape = tuple(int(d) for d in record.config["shape"])
         self.data_kind = str(record.config["data_kind"])
@@ -46,8 +48,11 @@ class LoadedGenerator(nn.Module):
         return torch.device("cpu")
 
     def forward(self, z: Tensor) -> Tensor:
-        """``[B, latent_dim]`` noise -> ``[B, *shape]`` samples."""
-        return self.net(z)
+        """``[B, latent_dim]`` noise -> ``[B, *shape]`` float32 samples (computed in ``precision``)."""
+        if self.precision == "fp32":
+            return self.net(z)
+        with autocast(self.precision, self.device):
+            return self.net(z).float()
 
     @torch.no_grad()
     def sample(self, n: int = 64, seed: int = 0) -> Tensor:
@@ -80,20 +85,23 @@ def _load(ref: str, store: ModelStore | None, registry: Any) -> tuple[ModelRecor
 
 
 def load_generator(ref: str, *, device: str = "cpu", store: ModelStore | None = None,
-                   registry: Registry | None = None, raw: bool = False) -> LoadedGenerator:
+                   registry: Registry | None = None, raw: bool = False, precision: str = "fp32") -> LoadedGenerator:
     """The generator of stored model ``ref`` ("name" for the newest version, or "name:version"), on ``device``: its
     moving average when the model has one (trained with ``--set ema=DECAY``), unless ``raw``; else the raw generator.
-    ``.weights`` says which ("ema" or "raw").
+    ``.weights`` says which ("ema" or "raw"). ``precision`` bf16 (or fp16 on CUDA) samples under autocast (weights
+    stay float32, samples are float32).
 
     Raises :class:`~ganzoo.errors.GanzooError` for an unknown name, a tampered or truncated file (checked against the
     sha256 in the index), or an architecture plugin that is not installed (naming the distribution to install).
     """
+    on = select_device(device)
+    check_precision(precision, on)
     record, generator, _, store = _load(ref, store, registry)
     source = f"model {record.ref}"
     weights = stored_weights(store, record, raw)
     path = store.file(record, GENERATOR_EMA_FILE if weights == "ema" else GENERATOR_FILE)
     load_weights(generator, read_weights(path, source), "generator", source)
-    return LoadedGenerator(generator, record, weights).to(select_device(device)).eval()
+    return LoadedGenerator(generator, record, weights, precision).to(on).eval()
 
 
 def stored_weights(store: ModelStore, record: ModelRecord, raw: bool = False) -> str:
