@@ -76,6 +76,14 @@ def test_the_cli_has_the_flags_and_refuses_fp16_on_a_cpu_with_exit_2(tmp_path, c
         assert not (tmp_path / "r" / "config.json").exists()
 
 
+def test_serve_refuses_fp16_before_it_binds_a_port(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["ganzoo", "serve", "--precision", "fp16", "--port", "1"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "--precision fp16 needs a CUDA GPU; this run is on cpu" in capsys.readouterr().err
+
+
 def test_compiling_a_critic_whose_penalty_needs_the_double_backward_is_refused_with_the_reason(registry, tmp_path):
     for target in ("critic", "both"):
         config = make_config("mlp", "wgan-gp", "gaussians8", registry=registry, sets={**TINY, "compile": target},
