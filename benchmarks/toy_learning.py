@@ -1,5 +1,9 @@
 """What a CPU-sized run learns on the 8-Gaussians ring: modes captured and % high-quality samples, per seed.
 
+``--loss`` picks the losses (default wgan-gp) and ``--setting`` whether each trains with the data set's
+recommendation for its loss family (``toy``, the default) or with its paper's settings (``paper``: the data set's
+recommendations left out, the same number of generator steps); with both, a last table compares them per loss.
+
 The settings are those of ``tests/test_learning.py``: ``mlp`` (3 hidden layers of 128 units) + ``wgan-gp`` on
 ``gaussians8`` with the data set's recommended settings (Adam lr 1e-3 decayed linearly to 0 over the run, batch
 256, 2-D noise, 1,500 generator steps) and the loss's paper settings (n_critic 5, lambda 10, betas (0, 0.9)).
@@ -18,6 +22,7 @@ Usage::
     python benchmarks/toy_learning.py                          # seeds 0 1 2, Markdown table (1-4 min per seed)
     python benchmarks/toy_learning.py --seeds 0 --out runs/toy  # one seed, keep the scatter plot
     python benchmarks/toy_learning.py --seeds 0 --set lr_schedule=constant --steps 2000   # the constant-lr run
+    python benchmarks/toy_learning.py --loss minimax non-saturating wgan wgan-gp wgan-lp --setting toy paper
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 ARCH, LOSS, DATASET = "mlp", "wgan-gp", "gaussians8"
+SETTINGS = ("toy", "paper")
+#: The step budget of a comparison: gaussians8's recommendation, used for the paper setting too.
+STEPS = 1500
 #: tests/test_learning.py's narrower MLP (the paper's is 4 x 512), so that a run fits a CPU test.
 ARCH_SETS: dict[str, Any] = {"arch.hidden": 128, "arch.layers": 3}
 EVAL_SAMPLES = 2500
@@ -51,18 +59,22 @@ def evaluate(trainer: Any, metric: Any) -> dict[str, float]:
     return metric.compute(fake, trainer.data, noise)
 
 
-def run_seed(seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """Train one seed, evaluating every ``args.every`` steps; returns the config summary and the evaluations."""
-    from ganzoo.api import make_config, make_trainer
+def run_seed(seed: int, args: argparse.Namespace, out: Path, loss: str = LOSS, setting: str = "toy"
+             ) -> dict[str, Any]:
+    """Train one seed of ``loss`` with ``setting`` (toy: the data set's recommendation for the loss's family; paper:
+    the loss's paper settings), evaluating every ``args.every`` steps; returns the config summary and evaluations."""
+    from ganzoo.api import make_trainer
     from ganzoo.plugin.loading import get_registry
+    from ganzoo.train.resolve import resolve_config
 
     registry = get_registry()
     overrides: dict[str, Any] = {"seed": seed, "device": args.device}
-    if args.steps is not None:
-        overrides["steps"] = args.steps
+    if args.steps is not None or setting == "paper":
+        overrides["steps"] = args.steps or STEPS
     sets = {**ARCH_SETS, **args.set}
-    config = make_config(ARCH, LOSS, DATASET, sets=sets, registry=registry, **overrides)
-    trainer = make_trainer(config, registry, out / f"seed_{seed}", progress=False, echo=lambda _: None)
+    config = resolve_config(registry, ARCH, loss, DATASET, overrides, sets, recommended=setting == "toy")
+    trainer = make_trainer(config, registry, out / f"{loss}-{setting}" / f"seed_{seed}", progress=False,
+                           echo=lambda _: None)
     metric = registry.metric("modes").factory()
     evaluations = []
     start = time.perf_counter()
@@ -73,10 +85,11 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
         if trainer.step % args.every == 0 or trainer.step == config.steps:
             scores = evaluate(trainer, metric)
             evaluations.append({"step": trainer.step, "time_s": round(time.perf_counter() - start, 1), **scores})
-            print(f"seed {seed} step {trainer.step}: {scores['modes']:.0f} modes, HQ {scores['hq_percent']:.1f} %, "
-                  f"reverse KL {scores['reverse_kl']:.3f}", file=sys.stderr)
+            print(f"{loss} ({setting}) seed {seed} step {trainer.step}: {scores['modes']:.0f} modes, "
+                  f"HQ {scores['hq_percent']:.1f} %, reverse KL {scores['reverse_kl']:.3f}", file=sys.stderr)
     scatter = trainer.save_samples()
-    return {"seed": seed, "steps": config.steps, "lr": config.lr, "lr_schedule": config.lr_schedule,
+    return {"loss": config.loss, "setting": setting, "seed": seed, "steps": config.steps,
+            "optimizer": config.optimizer, "betas": config.betas, "lr": config.lr, "lr_schedule": config.lr_schedule,
             "batch_size": config.batch_size, "latent_dim": config.latent_dim, "n_critic": config.n_critic,
             "loss_options": config.loss_options, "arch_options": config.arch_options, "scatter": str(scatter),
             "evaluations": evaluations}
@@ -85,11 +98,13 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 def format_table(results: Sequence[dict[str, Any]]) -> str:
     """Markdown: one row per seed, modes (HQ %) at each evaluated step, then the final reverse KL."""
     steps = sorted({e["step"] for r in results for e in r["evaluations"]})
-    head = ["seed", *(f"step {s}" for s in steps), "reverse KL (last)", "train s"]
+    several = len({(r["loss"], r["setting"]) for r in results}) > 1
+    head = [*(["loss", "setting"] if several else []), "seed", *(f"step {s}" for s in steps), "reverse KL (last)",
+            "train s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in results:
         by_step = {e["step"]: e for e in r["evaluations"]}
-        cells = [str(r["seed"])]
+        cells = [*([r["loss"], r["setting"]] if several else []), str(r["seed"])]
         for s in steps:
             e = by_step.get(s)
             cells.append("-" if e is None else f"{e['modes']:.0f} modes, {e['hq_percent']:.1f} % HQ")
@@ -99,11 +114,57 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def describe_setting(r: dict[str, Any]) -> str:
+    """``Adam 0.001 (0, 0.9), linear, batch 256, latent 2, n_critic 5``."""
+    betas = f" ({r['betas'][0]:g}, {r['betas'][1]:g})" if r["optimizer"] == "adam" and r["betas"] else ""
+    name = {"adam": "Adam", "rmsprop": "RMSprop"}.get(r["optimizer"], r["optimizer"])
+    return (f"{name} {r['lr']:g}{betas}, {r['lr_schedule']}, batch {r['batch_size']}, latent {r['latent_dim']}, "
+            f"n_critic {r['n_critic']}")
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    import statistics
+
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.1f} +- {spread:.1f}"
+
+
+def comparison_table(results: Sequence[dict[str, Any]]) -> str:
+    """Markdown: per loss and setting, the settings and the last evaluation's modes / HQ % / reverse KL over seeds
+    (mean +- standard deviation), and whether the toy setting learns at least as well as the paper's (no fewer
+    modes and no lower HQ on average)."""
+    import statistics
+
+    head = ["loss", "setting", "settings", "seeds", "modes (of 8)", "HQ %", "reverse KL", "toy >= paper"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["loss"], r["setting"]), []).append(r)
+    for (loss, setting), runs in groups.items():
+        last = [r["evaluations"][-1] for r in runs]
+        verdict = ""
+        if setting == "toy" and (loss, "paper") in groups:
+            paper = [r["evaluations"][-1] for r in groups[(loss, "paper")]]
+            mean = statistics.fmean
+            ok = (mean(e["modes"] for e in last) >= mean(e["modes"] for e in paper)
+                  and mean(e["hq_percent"] for e in last) >= mean(e["hq_percent"] for e in paper))
+            verdict = "yes" if ok else "**no**"
+        lines.append("| " + " | ".join([
+            loss, setting, describe_setting(runs[0]), " ".join(str(r["seed"]) for r in runs),
+            _mean_std([e["modes"] for e in last]), _mean_std([e["hq_percent"] for e in last]),
+            f"{statistics.fmean(e['reverse_kl'] for e in last):.2f}", verdict]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to train (default 0 1 2)")
-    parser.add_argument("--steps", type=int, default=None, help="generator steps (default: gaussians8's 1500)")
+    parser.add_argument("--loss", nargs="+", default=[LOSS], help=f"losses to train (default {LOSS})")
+    parser.add_argument("--setting", nargs="+", choices=SETTINGS, default=["toy"],
+                        help="toy: the data set's recommendation for the loss's family; paper: the loss's paper "
+                             "settings, same steps (default toy)")
+    parser.add_argument("--steps", type=int, default=None, help=f"generator steps (default: gaussians8's {STEPS})")
     parser.add_argument("--every", type=int, default=250, help="evaluate every N generator steps (default 250)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra setting, as `ganzoo train --set` (e.g. lr_schedule=constant)")
@@ -127,17 +188,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="ganzoo-toy-") as tmp:
         out = Path(args.out) if args.out else Path(tmp)
-        results = [run_seed(seed, args, out) for seed in args.seeds]
+        results = [run_seed(seed, args, out, loss, setting) for loss in args.loss for setting in args.setting
+                   for seed in args.seeds]
     if args.json:
         print(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results}, indent=1))
     else:
         first = results[0]
         print(f"# {time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {args.threads} thread(s), device "
-              f"{args.device}: {ARCH} {first['arch_options']} + {LOSS} {first['loss_options']} on {DATASET}, "
-              f"lr {first['lr']:g} ({first['lr_schedule']}), batch {first['batch_size']}, latent "
-              f"{first['latent_dim']}, n_critic {first['n_critic']}, {first['steps']} steps; "
+              f"{args.device}: {ARCH} {first['arch_options']} on {DATASET}, {first['steps']} steps; "
               f"{EVAL_SAMPLES} samples, 3-sigma rule")
+        for r in {(r["loss"], r["setting"]): r for r in results}.values():
+            print(f"# {r['loss']} ({r['setting']}): {describe_setting(r)}, options {r['loss_options']}")
         print(format_table(results))
+        if len({(r["loss"], r["setting"]) for r in results}) > 1:
+            print()
+            print(comparison_table(results))
         if args.out:
             for r in results:
                 print(f"seed {r['seed']} scatter: {r['scatter']}")

@@ -13,6 +13,8 @@ D outputs a logit l; log D = -softplus(-l) and log(1 - D) = -softplus(l), never 
 
 from __future__ import annotations
 
+import difflib
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -128,12 +130,30 @@ def wgan(clip: float = 0.01) -> ComposedLoss:
     return ComposedLoss(WassersteinObjective(), WeightClipping(clip))
 
 
+PENALTY_OPTIONS = {"lambda": 10.0}
+
+
+def penalty_options(loss: str, options: dict[str, float]) -> dict[str, float]:
+    """The penalty factories take ``**options`` because ``lambda`` is a Python keyword; any other keyword (e.g. a
+    misspelled ``lamda``) is refused, with the closest option named, as a plain signature would refuse it."""
+    unknown = sorted(set(options) - set(PENALTY_OPTIONS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(PENALTY_OPTIONS), n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"loss {loss!r} has no option {unknown[0]!r}",
+                          hint=f"{hint}its options are: {', '.join(PENALTY_OPTIONS)} (e.g. {loss.replace('-', '_')}"
+                               f"(**{{'lambda': 10.0}}) in Python, --set lambda=10 on the command line)")
+    return {**PENALTY_OPTIONS, **options}
+
+
 def wgan_gp(**options: float) -> ComposedLoss:
-    return ComposedLoss(WassersteinObjective(), GradientPenalty(options.get("lambda", 10.0), one_sided=False))
+    chosen = penalty_options("wgan-gp", options)
+    return ComposedLoss(WassersteinObjective(), GradientPenalty(chosen["lambda"], one_sided=False))
 
 
 def wgan_lp(**options: float) -> ComposedLoss:
-    return ComposedLoss(WassersteinObjective(), GradientPenalty(options.get("lambda", 10.0), one_sided=True))
+    chosen = penalty_options("wgan-lp", options)
+    return ComposedLoss(WassersteinObjective(), GradientPenalty(chosen["lambda"], one_sided=True))
 
 
 GAN_TRAINING = TrainingDefaults(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1, batch_size=64)
@@ -144,17 +164,19 @@ GP_TRAINING = TrainingDefaults(optimizer="adam", lr=1e-4, betas=(0.0, 0.9), n_cr
 @hookimpl
 def register_losses(register) -> None:  # noqa: ANN001 - the hook's callback
     register(LossSpec(
-        name="minimax", factory=minimax, training=GAN_TRAINING, paper=GOODFELLOW,
+        name="minimax", factory=minimax, training=GAN_TRAINING, family="gan", paper=GOODFELLOW,
         description="The original minimax game; the generator's gradient vanishes when D(G(z)) -> 0."))
     register(LossSpec(
         name="non-saturating", aliases=("ns", "nsgan"), factory=non_saturating, training=GAN_TRAINING,
-        paper=GOODFELLOW, description="Same discriminator as minimax; the generator minimises -log D(G(z))."))
+        family="gan", paper=GOODFELLOW,
+        description="Same discriminator as minimax; the generator minimises -log D(G(z))."))
     register(LossSpec(
-        name="wgan", factory=wgan, training=WGAN_TRAINING, options={"clip": 0.01}, paper=ARJOVSKY,
+        name="wgan", factory=wgan, training=WGAN_TRAINING, family="wgan", options={"clip": 0.01}, paper=ARJOVSKY,
         description="Wasserstein critic kept Lipschitz by clipping every weight to [-clip, clip]."))
     register(LossSpec(
-        name="wgan-gp", factory=wgan_gp, training=GP_TRAINING, options={"lambda": 10.0}, paper=GULRAJANI,
-        description="Wasserstein critic with the two-sided gradient penalty lambda (|grad f| - 1)^2."))
+        name="wgan-gp", factory=wgan_gp, training=GP_TRAINING, family="penalty", options=dict(PENALTY_OPTIONS),
+        paper=GULRAJANI, description="Wasserstein critic with the two-sided gradient penalty lambda (|grad f| - 1)^2."))
     register(LossSpec(
-        name="wgan-lp", aliases=("one-sided",), factory=wgan_lp, training=GP_TRAINING, options={"lambda": 10.0},
-        paper=PETZKA, description="Wasserstein critic with the one-sided penalty lambda max(0, |grad f| - 1)^2."))
+        name="wgan-lp", aliases=("one-sided",), factory=wgan_lp, training=GP_TRAINING, family="penalty",
+        options=dict(PENALTY_OPTIONS), paper=PETZKA,
+        description="Wasserstein critic with the one-sided penalty lambda max(0, |grad f| - 1)^2."))

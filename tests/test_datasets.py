@@ -150,7 +150,7 @@ def test_every_entry_documents_itself() -> None:
         assert spec.description, spec.name
         assert isinstance(spec.recommended, dict)
         if spec.name in ("gaussians8", "gaussians25", "swissroll"):
-            assert {"lr", "batch_size"} <= set(spec.recommended)
+            assert {"lr", "batch_size"} <= set(spec.recommendations()["penalty"])
 
 
 # --- toy sets -----------------------------------------------------------------------------------------------

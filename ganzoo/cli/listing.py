@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 
 from ganzoo.cli.common import loaded_registry
 from ganzoo.errors import GanzooError
 from ganzoo.plugin.registry import KIND_PLURALS
-from ganzoo.plugin.specs import KINDS
+from ganzoo.plugin.specs import ANY_LOSS, KINDS, DatasetSpec, LossSpec, Spec
 
 
 def list_(
@@ -21,10 +22,7 @@ def list_(
     if kind is not None and kind not in KINDS:
         raise GanzooError(f"unknown kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
     entries = loaded_registry().entries(kind, pattern)
-    rows = [{"kind": s.kind, "name": s.name, "aliases": list(s.aliases), "defaults": s.defaults(),
-             "description": s.description, "paper": s.paper,
-             "provider": {"distribution": s.provider.distribution, "version": s.provider.version,
-                          "plugin": s.provider.plugin} if s.provider else None} for s in entries]
+    rows = [_row(s) for s in entries]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -43,6 +41,26 @@ def list_(
             typer.echo(f"      {row['description']}")
         if row["defaults"]:
             typer.echo("      defaults: " + ", ".join(f"{k}={v}" for k, v in row["defaults"].items()))
+        if row.get("family"):
+            typer.echo(f"      family: {row['family']}")
+        for family, settings in (row.get("recommended") or {}).items():
+            who = "every loss" if family == ANY_LOSS else f"{family!r} losses"
+            typer.echo(f"      recommended for {who}: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+
+
+def _row(spec: Spec) -> dict[str, Any]:
+    """One entry as `ganzoo list --json` shows it: a loss adds its family, a data set its recommendations (by loss
+    family, "any" for every loss) and its declared modes."""
+    row: dict[str, Any] = {
+        "kind": spec.kind, "name": spec.name, "aliases": list(spec.aliases), "defaults": spec.defaults(),
+        "description": spec.description, "paper": spec.paper,
+        "provider": {"distribution": spec.provider.distribution, "version": spec.provider.version,
+                     "plugin": spec.provider.plugin} if spec.provider else None}
+    if isinstance(spec, LossSpec):
+        row["family"] = spec.family
+    if isinstance(spec, DatasetSpec):
+        row["recommended"] = spec.recommendations()
+    return row
 
 
 def plugins(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:

@@ -15,6 +15,18 @@ from ganzoo.errors import PluginError
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 OPTIMIZERS = ("adam", "rmsprop")
+#: The loss families the built-in losses declare (``LossSpec.family``), by which a data set keys its recommendations.
+#: A third-party loss declares one of these when it trains like them (or a family of its own), or none at all.
+LOSS_FAMILIES: dict[str, str] = {
+    "gan": "logistic discriminator, Adam (Goodfellow et al. 2014): minimax, non-saturating",
+    "wgan": "Wasserstein critic with weight clipping, RMSprop (Arjovsky et al. 2017): wgan",
+    "penalty": "Wasserstein critic with a gradient penalty, Adam (Gulrajani et al. 2017): wgan-gp, wgan-lp",
+}
+#: The key of ``DatasetSpec.recommended`` whose settings apply to every loss, whatever its family (or none).
+ANY_LOSS = "any"
+#: The settings a loss's paper prescribes (:class:`TrainingDefaults`): a data set may recommend them only for a
+#: loss family, never for every loss, so that no loss silently trains away from its paper's optimiser.
+PAPER_KEYS = ("optimizer", "lr", "betas", "n_critic", "batch_size")
 
 
 @dataclass(frozen=True)
@@ -88,10 +100,17 @@ class Spec:
 
 @dataclass(frozen=True, kw_only=True)
 class LossSpec(Spec):
-    """A GAN objective. ``factory(**options)`` returns a :class:`ganzoo.plugin.loss.GANLoss`."""
+    """A GAN objective. ``factory(**options)`` returns a :class:`ganzoo.plugin.loss.GANLoss`.
+
+    ``training`` holds its paper's optimisation settings; ``family`` names how it trains (one of
+    :data:`LOSS_FAMILIES`, e.g. ``"penalty"`` for a gradient-penalty loss, or a family of its own), so that a data
+    set's recommendations for that family apply to it. A loss without a family trains with its paper defaults:
+    only the data set's recommendations for every loss (``"any"``) apply, and those never touch :data:`PAPER_KEYS`.
+    """
 
     kind: ClassVar[str] = "loss"
     training: TrainingDefaults = TrainingDefaults()
+    family: str | None = None
 
     def defaults(self) -> dict[str, Any]:
         t = self.training
@@ -101,6 +120,11 @@ class LossSpec(Spec):
     def validate(self) -> None:
         super().validate()
         self.training.validate(f"loss {self.name!r}")
+        family = self.family
+        if family is not None and (not isinstance(family, str) or not NAME_PATTERN.match(family)
+                                   or family == ANY_LOSS):
+            raise PluginError(f"loss {self.name!r}: family {family!r} is not a lower-kebab-case name other than "
+                              f"{ANY_LOSS!r}; the built-in families are {', '.join(LOSS_FAMILIES)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,12 +149,83 @@ class ArchitectureSpec(Spec):
 class DatasetSpec(Spec):
     """A real-data source. ``factory(**options)`` returns a :class:`ganzoo.plugin.data.RealData`.
 
-    ``recommended`` holds training settings this data set needs to learn in a CPU-sized run (e.g. a larger lr for toy
-    data); they override the loss's paper defaults only where the user did not choose, and the run's config says so.
+    ``recommended`` holds the training settings this data set needs to learn in a CPU-sized run, keyed by loss
+    family: ``{"any": {...}, "gan": {...}, "wgan": {...}, "penalty": {...}}`` (see :data:`LOSS_FAMILIES`). ``"any"``
+    applies to every loss and may not hold a loss's paper settings (:data:`PAPER_KEYS`: optimizer, lr, betas,
+    n_critic, batch_size); a family's settings apply to the losses of that family, on top of ``"any"``. A flat
+    mapping of settings (ganzoo 0.1) means ``{"any": mapping}``. Each key of a family's settings is a run setting
+    (``ganzoo train --set`` key) or an option (``arch.width``). They override the loss's paper defaults only where
+    the user did not choose; the run prints each value that differs from the paper's and config.json records its
+    source. :meth:`recommended_for` gives the settings for one loss.
+
+    ``modes`` (the centres of a toy mixture, one point per mode) and ``mode_std`` (each mode's standard deviation)
+    let the ``modes`` metric score it: :meth:`build` attaches them to the data when the factory's data carries none
+    (data whose modes depend on its options sets ``RealData.modes`` / ``mode_std`` itself).
     """
 
     kind: ClassVar[str] = "dataset"
     recommended: Mapping[str, Any] = field(default_factory=dict)
+    modes: tuple[tuple[float, ...], ...] = ()
+    mode_std: float | None = None
+
+    def build(self, **options: Any) -> Any:
+        """``factory(**options)``, the :class:`ganzoo.plugin.data.RealData` with the declared modes attached when it
+        carries none; how the trainer, the evaluation and the conformance kit make the data."""
+        data = self.factory(**options)
+        if self.modes and getattr(data, "modes", None) is None:
+            import torch
+
+            data.modes = torch.tensor(self.modes, dtype=torch.float32, device=data.device)
+            data.mode_std = self.mode_std
+        return data
+
+    def recommendations(self) -> dict[str, dict[str, Any]]:
+        """``recommended`` keyed by family (a flat mapping becomes ``{"any": mapping}``)."""
+        values = list(self.recommended.values())
+        if values and not any(isinstance(v, Mapping) for v in values):
+            return {ANY_LOSS: dict(self.recommended)}
+        return {str(family): dict(settings) for family, settings in self.recommended.items()}
+
+    def recommended_for(self, loss: LossSpec) -> dict[str, Any]:
+        """The settings this data set recommends for ``loss``: ``"any"``, then those of the loss's family."""
+        by_family = self.recommendations()
+        family = by_family.get(loss.family, {}) if loss.family else {}
+        return {**by_family.get(ANY_LOSS, {}), **family}
+
+    def validate(self) -> None:
+        super().validate()
+        owner = f"data set {self.name!r}"
+        if not isinstance(self.recommended, Mapping):
+            raise PluginError(f"{owner}: recommended must be a dict keyed by loss family, got "
+                              f"{type(self.recommended).__name__}", hint=RECOMMENDED_HINT)
+        values = list(self.recommended.values())
+        if any(isinstance(v, Mapping) for v in values) and not all(isinstance(v, Mapping) for v in values):
+            raise PluginError(f"{owner}: recommended mixes settings and loss families ({', '.join(self.recommended)})",
+                              hint=RECOMMENDED_HINT)
+        if self.modes or self.mode_std is not None:
+            dims = {len(m) if isinstance(m, (tuple, list)) else -1 for m in self.modes}
+            if len(dims) != 1 or min(dims) < 1 or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) for m in self.modes for x in m):
+                raise PluginError(f"{owner}: modes must be one point per mode, each a tuple of numbers of the same "
+                                  f"length, got {self.modes!r}", hint="e.g. modes=((2.0, 0.0), (0.0, 2.0)), "
+                                  "mode_std=0.02")
+            std = self.mode_std
+            if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0:
+                raise PluginError(f"{owner}: modes need mode_std, each mode's standard deviation (> 0), got {std!r}",
+                                  hint="e.g. modes=((2.0, 0.0), (0.0, 2.0)), mode_std=0.02")
+        for family, settings in self.recommendations().items():
+            if family != ANY_LOSS and not NAME_PATTERN.match(family):
+                raise PluginError(f"{owner}: recommended has the key {family!r}, which is neither {ANY_LOSS!r} nor a "
+                                  f"loss family (e.g. {', '.join(LOSS_FAMILIES)})", hint=RECOMMENDED_HINT)
+            if not all(isinstance(key, str) and key for key in settings):
+                raise PluginError(f"{owner}: the settings recommended for {family!r} must be keyed by setting names",
+                                  hint=RECOMMENDED_HINT)
+            paper = [key for key in settings if key in PAPER_KEYS]
+            if family == ANY_LOSS and paper:
+                raise PluginError(
+                    f"{owner}: recommended sets {', '.join(paper)} for every loss, overriding each loss's paper "
+                    "optimiser settings", hint="recommend them per loss family, e.g. recommended={'any': {'steps': "
+                    "1500}, 'penalty': {'lr': 1e-3}} (families: " + ", ".join(LOSS_FAMILIES) + ")")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +280,9 @@ class ExperimentSpec(Spec):
             raise PluginError(f"{owner}: budgets must describe exactly {', '.join(BUDGETS)}, got "
                               f"{', '.join(self.budgets) or 'none'}")
 
+
+RECOMMENDED_HINT = ("e.g. recommended={'any': {'steps': 1500, 'latent_dim': 2}, 'penalty': {'lr': 1e-3, "
+                    "'batch_size': 256}}; families: " + ", ".join(LOSS_FAMILIES) + "; 'any' applies to every loss")
 
 SPEC_TYPES: dict[str, type[Spec]] = {t.kind: t for t in (LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec,
                                                          ExecutorSpec, ExperimentSpec)}
