@@ -272,7 +272,8 @@ def subject_from_store(ref: str, *, store: ModelStore | None = None, device: str
     options = dict(config.get("train_config", {}).get("dataset_options", {}))
     return Subject(generator, generator.latent_dim, tuple(generator.shape), generator.data_kind, config["dataset"],
                    options, f"model {generator.record.ref} ({generator.description})", ref=generator.record.ref,
-                   device=generator.device, weights=generator.weights)
+                   device=generator.device, weights=generator.weights,
+                   plugins=dict(config.get("plugins") or {}))
 
 
 def evaluate_model(ref: str, metrics: Sequence[str] | None = None, *, store: ModelStore | None = None,

@@ -73,9 +73,10 @@ class ModeCoverage(Metric):
     def compute(self, fake: Tensor, real: RealData, generator: torch.Generator) -> dict[str, float]:
         if real.modes is None or real.mode_std is None:
             raise GanzooError(
-                f"modes needs a data set with known modes: gaussians8, gaussians25 (data set "
-                f"{getattr(real, 'name', '?')!r} has none)",
-                hint="use --dataset gaussians8 or gaussians25, or the w1 metric for any point data set")
+                f"modes needs a data set with known modes, e.g. gaussians8, gaussians25 (data set "
+                f"{getattr(real, 'name', '?')!r} declares none)",
+                hint="use the w1 metric for any point data set; a data-set plugin declares its modes with "
+                     "DatasetSpec(modes=..., mode_std=...)")
         return mode_statistics(fake, real.modes, real.mode_std, self.sigmas)
 
 

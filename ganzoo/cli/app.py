@@ -14,11 +14,11 @@ import typer
 from typer.core import TyperGroup
 
 from ganzoo.cli import listing, models, serve, sweep, train
+from ganzoo.cli.common import loaded_registry
 from ganzoo.cli.compare import compare
 from ganzoo.cli.eval import eval_
 from ganzoo.cli.experiment import experiment_app
 from ganzoo.errors import DuplicateNameError, GanzooError
-from ganzoo.plugin.loading import get_registry
 
 
 class PluginCommands(TyperGroup):
@@ -30,7 +30,7 @@ class PluginCommands(TyperGroup):
         if self._plugins_added:
             return
         self._plugins_added = True
-        for provider, register in get_registry().command_hooks:
+        for provider, register in loaded_registry().command_hooks:
             group = typer.Typer()
             try:
                 register(cli=group)

@@ -8,13 +8,19 @@ from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.registry import Registry
 from ganzoo.store import ModelStore
 
+#: The registries whose load failures this process has already warned about (a command warns once).
+_warned: set[int] = set()
+
 
 def loaded_registry() -> Registry:
-    """The registry, after printing a warning for every plugin that failed to load (the others still work)."""
+    """The registry, after printing (once per process) a warning for every plugin that failed to load (the others
+    still work). Every command that uses plugins gets its registry here, so each one warns."""
     registry = get_registry()
-    for failure in registry.failures:
-        typer.secho(f"warning: plugin {failure.name!r} ({failure.distribution}) was not loaded: {failure.error}",
-                    err=True, fg="yellow")
+    if id(registry) not in _warned:
+        _warned.add(id(registry))
+        for failure in registry.failures:
+            typer.secho(f"warning: plugin {failure.name!r} ({failure.distribution}) was not loaded: {failure.error}",
+                        err=True, fg="yellow")
     return registry
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ganzoo import api
-from ganzoo.cli.common import open_store
+from ganzoo.cli.common import loaded_registry, open_store
 from ganzoo.errors import ConfigError
 from ganzoo.eval import engine
 
@@ -50,14 +50,18 @@ def eval_(
     if ref is None and run is None:
         ref = open_store().newest().ref
         typer.echo(f"evaluating {ref}, the model stored last (`ganzoo eval NAME` picks another)", err=True)
+    registry = loaded_registry()  # warns about any plugin that failed to load (its metric would be "unknown")
     names = [name for flag, name in ((fid, "fid"), (is_, "is"), (kid, "kid"), (prc, "prc")) if flag] + list(metric)
     options = {"extractor": extractor, "n": n, "split": split, "inception_weights": inception_weights, "seed": seed,
                "echo": None if as_json else typer.echo, "raw": raw}
     if run is not None:
-        evaluation = engine.evaluate_run(run, names or None, save=save, device=device, **options)
+        evaluation = engine.evaluate_run(run, names or None, save=save, device=device, registry=registry,
+                                         **options)
     else:
-        evaluation = api.evaluate_model(ref, names or None, save=save, device=device, **options)
+        evaluation = api.evaluate_model(ref, names or None, save=save, device=device, registry=registry, **options)
     if as_json:
+        for note in evaluation.notes:
+            typer.echo(f"note: {note}", err=True)
         typer.echo(json.dumps(evaluation.results, indent=2))
         return
     typer.echo(engine.format_table(evaluation.results))

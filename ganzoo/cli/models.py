@@ -160,6 +160,7 @@ def sample(ref: str = typer.Argument(..., help="NAME (newest version) or NAME:VE
     store = open_store()
     record = store.get(ref)
     exact = record.ref  # name -> name:N once, so the version sampled is the version named
-    path = sample_to_file(exact, out, n=n, seed=seed, device=device, store=store, raw=raw)
+    path = sample_to_file(exact, out, n=n, seed=seed, device=device, store=store, raw=raw,
+                          echo=typer.echo)
     weights = describe_weights(stored_weights(store, record, raw), record.config.get("train_config", {}).get("ema"))
     typer.echo(f"{n} samples of {exact} (seed {seed}, {weights}): {path}")

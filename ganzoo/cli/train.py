@@ -19,6 +19,10 @@ from ganzoo.errors import GanzooError
 from ganzoo.runs.config import FLAGGED
 from ganzoo.train import distributed
 
+SET_HELP = ("key=value: any setting (lr=1e-4), or an option of the loss, architecture or data set. A bare option "
+            "name (width=32) works when exactly one of the three has it; the prefix (arch.width=32, loss.lambda=5, "
+            "dataset.size=32) says which, and is how config.json and model cards record the option. Both set the "
+            "same value")
 RESUME_HELP = ("continue this run folder from its newest checkpoint; it keeps its own settings, name and "
                "--no-register: only --steps (more, to extend it), --device (same device type), --quiet may change, "
                "and ARCH, LOSS or any other option, when given, must match the run")
@@ -137,8 +141,7 @@ def _parameters() -> list[inspect.Parameter]:
         params.append(option(field.name, meta["flag_type"] | None,
                              typer.Option(None, *declarations, help=meta["help"], show_default=False)))
     params += [
-        option("set_", list[str], typer.Option([], "--set", "-s", help="key=value: any setting, or an option of the "
-                                               "loss, arch or data set (loss./arch./dataset. to say which)")),
+        option("set_", list[str], typer.Option([], "--set", "-s", help=SET_HELP)),
         option("out", Path | None, typer.Option(None, "--out", "-o", help="run directory [default: "
                                                 "runs/ARCH-LOSS-DATA-TIME]", show_default=False)),
         option("resume", Path | None, typer.Option(None, "--resume", help=RESUME_HELP, show_default=False)),

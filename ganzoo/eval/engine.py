@@ -11,7 +11,8 @@ papers' protocol); images -> ``fid``, ``is``, ``kid`` on 10,000 samples with the
 grey data it knows, else Inception.
 
 Every result is one dict (the store's metric-result contract): metric, label, value, higher_is_better, extractor,
-n_samples, reference, torch_fidelity_version, ganzoo_version, measured_at, generator ("ema": the averaged
+n_samples, reference, plugin (the metric's registry name), plugin_distribution and plugin_version (the
+distribution that provided it), torch_fidelity_version, ganzoo_version, measured_at, generator ("ema": the averaged
 generator, used when a model has one; "raw"), plus std / n_reference / seed /
 extractor_sha256 where they apply. The same engine scores a generator during training (:class:`TrainingEvaluator`,
 ``ganzoo train --eval-every K``).
@@ -22,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,14 @@ import torch
 from torch import Tensor
 
 from ganzoo import __version__
-from ganzoo.errors import ConfigError, GanzooError
+from ganzoo.errors import ConfigError, GanzooError, UnknownNameError
 from ganzoo.eval.subjects import Subject, subject_from_run
 from ganzoo.plugin.data import IMAGES, POINTS, RealData
 from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.metric import STD_SUFFIX, Metric, Reference, reference_of
 from ganzoo.plugin.registry import Registry
+from ganzoo.plugin.specs import Provider
+from ganzoo.runs.networks import missing_plugin_error
 from ganzoo.runs.noise import generate_in_chunks, seeded_noise
 from ganzoo.runs.results import RESULTS_FILE, merge_results
 
@@ -54,6 +57,8 @@ class Evaluation:
     n: int
     seconds: float
     saved_to: str | None = None
+    #: What the caller should know about the choice of metrics (e.g. a default metric left out, and why).
+    notes: list[str] = field(default_factory=list)
 
 
 # --- the pieces ---------------------------------------------------------------------------------------------------
@@ -83,15 +88,20 @@ def reference_data(registry: Registry, dataset: str, options: dict[str, Any], sp
     chosen.update({k: v for k, v in options.items() if k in spec.options})
     if has_split:
         chosen["split"] = split or DEFAULT_SPLIT
-    real = spec.factory(**chosen)
+    real = spec.build(**chosen)
     real.reference = Reference(spec.name, chosen.get("split"), chosen)  # type: ignore[attr-defined]
     return real
 
 
-def default_metric_names(data_kind: str, real: RealData) -> list[str]:
+def default_metric_names(data_kind: str, real: RealData) -> tuple[list[str], list[str]]:
+    """The metrics an evaluation without metric flags runs on ``data_kind``, and notes on any default left out."""
     if data_kind == POINTS:
-        return ["modes", "w1"] if real.modes is not None else ["w1"]
-    return ["fid", "is", "kid"]
+        if real.modes is not None:
+            return ["modes", "w1"], []
+        name = getattr(real, "name", "?")
+        return ["w1"], [f"modes left out: data set {name!r} declares no modes (a data-set plugin declares them with "
+                        "DatasetSpec(modes=..., mode_std=...))"]
+    return ["fid", "is", "kid"], []
 
 
 def make_metrics(registry: Registry, names: Sequence[str], data_kind: str, *, extractor: str | None = None,
@@ -134,8 +144,9 @@ def run_metrics(metrics: Sequence[Metric], fake: Tensor, real: RealData, seed: i
 
 
 def result_dicts(name: str, metric: Metric, values: dict[str, float], n: int, reference: str,
-                 seed: int) -> list[dict[str, Any]]:
-    """One store result per value (a ``*_std`` value rides along as ``std`` of its value)."""
+                 seed: int, provider: Provider | None = None) -> list[dict[str, Any]]:
+    """One store result per value (a ``*_std`` value rides along as ``std`` of its value); ``provider`` is the
+    metric plugin's distribution, recorded with its version as ``plugin_distribution`` / ``plugin_version``."""
     measured = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     provenance = dict(metric.provenance)
     fidelity_version = provenance.pop("torch_fidelity_version", None)
@@ -147,6 +158,8 @@ def result_dicts(name: str, metric: Metric, values: dict[str, float], n: int, re
             "metric": key, "label": metric.label(key), "value": float(value), "plugin": name,
             "higher_is_better": metric.value_higher_is_better(key), "extractor": metric.extractor,
             "n_samples": n, "reference": reference,
+            "plugin_distribution": provider.distribution if provider else None,
+            "plugin_version": provider.version if provider else None,
             "torch_fidelity_version": fidelity_version,
             "ganzoo_version": __version__, "measured_at": measured, "seed": seed,
         }
@@ -171,6 +184,11 @@ def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extracto
     n = DEFAULT_N.get(subject.data_kind, 2_500) if n is None else n
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ConfigError(f"--n must be a whole number >= 2, got {n!r}", hint="e.g. --n 10000")
+    try:
+        registry.dataset(subject.dataset)
+    except UnknownNameError:  # its plugin was uninstalled: say which distribution to install
+        raise missing_plugin_error({"dataset": subject.dataset, "plugins": subject.plugins}, "dataset", registry,
+                                   subject.source) from None
     real = reference_data(registry, subject.dataset, subject.dataset_options, split)
     reference = reference_of(real)
     against = reference.label if reference else subject.dataset
@@ -178,17 +196,19 @@ def evaluate(subject: Subject, metrics: Sequence[str] | None = None, *, extracto
         raise GanzooError(f"{subject.source} makes samples of shape {list(subject.shape)} but data set "
                           f"{subject.dataset!r} now gives {list(real.shape)}",
                           hint="the data-set plugin or its options changed since training")
-    names = list(metrics) if metrics else default_metric_names(subject.data_kind, real)
+    names, notes = (list(metrics), []) if metrics else default_metric_names(subject.data_kind, real)
     chosen = make_metrics(registry, names, subject.data_kind, extractor=extractor,
                           inception_weights=inception_weights)
     if echo:
+        for note in notes:
+            echo(f"note: {note}")
         echo(f"evaluating {subject.source}: {', '.join(n_ for n_, _ in chosen)} on {n} samples against "
              f"{against}")
     fake = generate(subject.generator, subject.latent_dim, n, seed, subject.device)
     values = run_metrics([m for _, m in chosen], fake, real, seed)
     results = [{**r, "generator": subject.weights} for (name, metric), v in zip(chosen, values, strict=True)
-               for r in result_dicts(name, metric, v, n, against, seed)]
-    return Evaluation(subject.source, results, n, time.perf_counter() - started)
+               for r in result_dicts(name, metric, v, n, against, seed, registry.metric(name).provider)]
+    return Evaluation(subject.source, results, n, time.perf_counter() - started, notes=notes)
 
 
 def evaluate_run(run_dir: str | Path, metrics: Sequence[str] | None = None, *, save: bool = True,

@@ -34,6 +34,8 @@ class Subject:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     #: Which weights: "ema" (the generator's moving average, used when the model has one) or "raw".
     weights: str = "raw"
+    #: Which distribution provided each plugin (config.json's ``plugins``), to name the one to install if missing.
+    plugins: dict[str, Any] = field(default_factory=dict)
 
 
 def subject_from_run(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None,

@@ -30,7 +30,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ganzoo.errors import ConfigError
+from ganzoo.errors import ConfigError, PluginError
 from ganzoo.plugin.hookspecs import API_VERSION
 
 
@@ -103,6 +103,18 @@ class Constraint:
         """Applied after every critic optimizer step."""
 
 
+def penalty_parts(constraint: Constraint, value: object) -> tuple[Tensor, Tensor]:
+    """``(penalty, per-sample gradient norms)`` from what ``constraint.penalty`` returned, or a
+    :class:`~ganzoo.errors.PluginError` that says what to return instead (a bare tensor cannot be unpacked)."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, Tensor) for v in value):
+        return value[0], value[1]
+    got = f"a {type(value).__name__}" + (f" of shape {tuple(value.shape)}" if isinstance(value, Tensor) else "")
+    raise PluginError(f"{type(constraint).__name__}.penalty returned {got}; a Constraint's penalty must return "
+                      "(penalty, per-sample gradient norms) or None",
+                      hint="return the penalty term and the [B] gradient norms it was computed from, e.g. "
+                           "`return lam * (norms - 1).pow(2).mean(), norms`; return None to add no penalty")
+
+
 class ComposedLoss(GANLoss):
     """An objective plus a constraint, as one loss."""
 
@@ -118,7 +130,7 @@ class ComposedLoss(GANLoss):
         penalised = self.constraint.penalty(critic, real, fake)
         if penalised is None:
             return CriticStep(loss=objective, objective=objective.detach(), w_estimate=w_estimate)
-        penalty, norms = penalised
+        penalty, norms = penalty_parts(self.constraint, penalised)
         return CriticStep(loss=objective + penalty, objective=objective.detach(), penalty=penalty.detach(),
                           grad_norm=norms.detach().mean(), w_estimate=w_estimate)
 

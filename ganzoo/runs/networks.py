@@ -40,7 +40,7 @@ def missing_plugin_error(config: Mapping[str, Any], kind: str, registry: Registr
                            f"installed{trained}",
                            hint=f"pip install {dist}   (if it is installed, check GANZOO_LOAD_PLUGINS)")
     return GanzooError(f"{source} needs the {label} {name!r}, which no installed plugin provides",
-                       hint="install the plugin that provides it; `ganzoo list --kind arch` shows what is installed")
+                       hint=f"install the plugin that provides it; `ganzoo list --kind {kind}` shows what is installed")
 
 
 def build_networks(config: Mapping[str, Any], registry: Registry, source: str) -> tuple[torch.nn.Module,

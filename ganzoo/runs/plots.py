@@ -39,12 +39,15 @@ def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -
     return atomic_write_bytes(path, image_grid_png(images, nrow))
 
 
-def scatter_png(fake: Tensor, real: Tensor, title: str = "") -> bytes:
-    """Generated 2-D points over real ones, as the bytes of a 500 x 500 PNG."""
+def scatter_png(fake: Tensor, real: Tensor | None, title: str = "") -> bytes:
+    """Generated 2-D points over real ones (only the generated ones when ``real`` is None or empty), as the bytes of
+    a 500 x 500 PNG."""
     fig = _figure(5, 5)
     ax = fig.subplots()
-    real_np, fake_np = real.detach().float().cpu().numpy(), fake.detach().float().cpu().numpy()
-    ax.scatter(real_np[:, 0], real_np[:, 1], s=4, alpha=0.3, c="tab:blue", label="real")
+    fake_np = fake.detach().float().cpu().numpy()
+    if real is not None and len(real):
+        real_np = real.detach().float().cpu().numpy()
+        ax.scatter(real_np[:, 0], real_np[:, 1], s=4, alpha=0.3, c="tab:blue", label="real")
     ax.scatter(fake_np[:, 0], fake_np[:, 1], s=4, alpha=0.6, c="tab:orange", label="generated")
     ax.set_aspect("equal")
     ax.legend(loc="upper right")
@@ -55,16 +58,15 @@ def scatter_png(fake: Tensor, real: Tensor, title: str = "") -> bytes:
     return buffer.getvalue()
 
 
-def save_scatter(fake: Tensor, real: Tensor, path: str | Path, title: str = "") -> Path:
+def save_scatter(fake: Tensor, real: Tensor | None, path: str | Path, title: str = "") -> Path:
     """Generated 2-D points over real ones (:func:`scatter_png`)."""
     return atomic_write_bytes(path, scatter_png(fake, real, title))
 
 
 def samples_png(fake: Tensor, real: Tensor | None, kind: str, title: str = "") -> bytes:
-    """The bytes of a picture of samples: a grid for images, a scatter over ``real`` for points."""
+    """The bytes of a picture of samples: a grid for images, a scatter over ``real`` for points (None: generated
+    points only)."""
     if kind == "points":
-        if real is None:
-            raise ValueError("a scatter of points needs real points to draw under them")
         return scatter_png(fake, real, title)
     return image_grid_png(fake)
 

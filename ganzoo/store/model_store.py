@@ -37,7 +37,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from ganzoo.errors import GanzooError, UnknownNameError, is_storage_failure, storage_error
@@ -331,7 +331,9 @@ class ModelStore:
 
         ``model.safetensors`` (generator), ``critic.safetensors``, ``config.json``, ``README.md`` (the card),
         ``samples.png``, ``curves.png``, ``metrics.jsonl`` and ``results.json`` (evaluation results). Every file
-        is checked against its recorded sha256 first. ``directory`` must not exist or be empty.
+        is checked against its recorded sha256 first. ``directory`` must not exist or be empty. An export is meant for
+        sharing: its config.json names the run folder it came from (``source_run``) by its name only, never by its
+        path on this machine.
         """
         record = self.get(ref)
         directory = Path(directory)
@@ -343,6 +345,9 @@ class ModelStore:
         try:
             target.mkdir(parents=True)
             for filename, path in sources.items():
+                if filename == CONFIG_FILE:
+                    write_shareable_config(path, target / CONFIG_FILE)
+                    continue
                 copy_regular_file(path, target / (EXPORT_WEIGHTS if filename == GENERATOR_FILE else filename))
             (target / RESULTS_FILE).write_text(json.dumps(list(record.metrics), indent=2, sort_keys=True) + "\n",
                                                encoding="utf-8")
@@ -414,3 +419,11 @@ def repair_store(home: str | Path | None = None, *, notify: Callable[[str], None
 
 
 __all__ = ["MANIFEST_FILE", "ModelStore", "repair_store"]
+
+
+def write_shareable_config(path: Path, target: Path) -> None:
+    """Copy a stored config.json to ``target`` with ``source_run`` cut to the run folder's name (no local path)."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(config.get("source_run"), str):
+        config["source_run"] = PurePath(config["source_run"]).name
+    target.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganzoo.errors import ConfigError, GanzooError, is_storage_failure, storage_error
+from ganzoo.errors import ConfigError, GanzooError, UnknownNameError, is_storage_failure, storage_error
 from ganzoo.plugin.loading import get_registry
 from ganzoo.runs.files import atomic_write_bytes
 from ganzoo.runs.plots import samples_png
@@ -54,15 +55,26 @@ def _check_out(out: Path) -> None:
         raise GanzooError(f"--out {out} is a folder", hint=f"name a file inside it, e.g. --out {out / 'samples.png'}")
 
 
-def real_points_of(generator: LoadedGenerator) -> torch.Tensor:
-    """Real points to draw under generated ones, when the model's data set plugin is installed; else none."""
+def real_points_and_reason(generator: LoadedGenerator) -> tuple[torch.Tensor | None, str | None]:
+    """(real points to draw under generated ones, None) when the model's data set plugin is installed; else (None,
+    why not), naming the distribution to install when the model's config.json records it."""
     config = generator.record.config
     try:
         spec = get_registry().dataset(config["dataset"])
-        data = spec.factory(**config["train_config"].get("dataset_options", {}))
-        return data.sample(REAL_POINTS, torch.Generator().manual_seed(0)).cpu()
-    except (GanzooError, TypeError, ValueError, RuntimeError, NotImplementedError, AttributeError):
-        return torch.empty(0, *generator.shape)
+        data = spec.build(**config["train_config"].get("dataset_options", {}))
+        return data.sample(REAL_POINTS, torch.Generator().manual_seed(0)).cpu(), None
+    except UnknownNameError:
+        info = config.get("plugins", {}).get("dataset") or {}
+        dist = info.get("distribution")
+        return None, f"data set {config['dataset']!r} is not installed" + (f" (pip install {dist})" if dist else "")
+    except (GanzooError, TypeError, ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
+        return None, f"data set {config['dataset']!r} gave no real points: {getattr(exc, 'message', exc)}"
+
+
+def real_points_of(generator: LoadedGenerator) -> torch.Tensor:
+    """Real points to draw under generated ones, when the model's data set plugin is installed; else none (empty)."""
+    real, _ = real_points_and_reason(generator)
+    return real if real is not None else torch.empty(0, *generator.shape)
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -80,7 +92,8 @@ def samples_bytes(samples: torch.Tensor, generator: LoadedGenerator, seed: int, 
                   real: torch.Tensor | None = None) -> bytes:
     """The bytes of ``samples`` (drawn from ``generator`` with ``seed``) as ``fmt`` (one of :data:`FORMATS`).
 
-    png: an image grid, or for 2-D points a scatter over ``real`` (default: :func:`real_points_of`). npz: arrays
+    png: an image grid, or for 2-D points a scatter over ``real`` (default: :func:`real_points_of`; without the
+    model's data set, the generated points alone, and the title says why). npz: arrays
     ``samples`` ([n, *shape], float32, images in [-1, 1]), ``ref``, ``seed`` and ``data_kind``. safetensors: the
     tensor ``samples`` with metadata ``ganzoo`` (JSON: ref, seed, data_kind).
     """
@@ -96,16 +109,20 @@ def samples_bytes(samples: torch.Tensor, generator: LoadedGenerator, seed: int, 
         return save({"samples": samples.contiguous()}, metadata={"ganzoo": about})
     if fmt != "png":
         raise GanzooError(f"unknown sample format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    missing = None
     if generator.data_kind == "points" and real is None:
-        real = real_points_of(generator)
-    return samples_png(samples, real, generator.data_kind, f"{ref}, seed {seed}")
+        real, missing = real_points_and_reason(generator)
+    title = f"{ref}, seed {seed}" + (f"\nno real points: {missing}" if missing else "")
+    return samples_png(samples, real, generator.data_kind, title)
 
 
 def sample_to_file(ref: str, out: str | Path, *, n: int = 64, seed: int = 0, device: str = "cpu",
-                   store: ModelStore | None = None, raw: bool = False) -> Path:
+                   store: ModelStore | None = None, raw: bool = False,
+                   echo: Callable[[str], None] | None = None) -> Path:
     """Write ``n`` samples of model ``ref`` drawn with ``seed`` to ``out`` (.png, .npz or .safetensors, as
     :func:`samples_bytes` makes them); returns ``out``. The model's averaged generator draws them when it has one,
-    unless ``raw``.
+    unless ``raw``. A scatter of 2-D points without the model's data set shows the generated points alone, and
+    ``echo`` hears why.
     """
     out = Path(out)
     _check_out(out)
@@ -113,6 +130,10 @@ def sample_to_file(ref: str, out: str | Path, *, n: int = 64, seed: int = 0, dev
     generator = load_generator(ref, device=device, store=store, raw=raw)
     check_sample_count(n, generator, picture=fmt == "png")
     samples = generator.sample(n, seed=seed)
+    if fmt == "png" and generator.data_kind == "points" and echo is not None:
+        _, missing = real_points_and_reason(generator)
+        if missing:
+            echo(f"note: the scatter shows the generated points only: {missing}")
     try:
         return atomic_write_bytes(out, samples_bytes(samples, generator, seed, fmt))
     except Exception as exc:

@@ -47,7 +47,8 @@ def check_architecture(spec: ArchitectureSpec, *, options: Mapping[str, Any] | N
              "store rebuilds the networks from them", "use numbers, strings, booleans, None and lists")
     latent = spec.latent_dim
     check(isinstance(latent, int) and not isinstance(latent, bool) and latent >= 1, owner,
-          f"latent_dim must be a whole number >= 1, got {latent!r}")
+          f"latent_dim must be a whole number >= 1, got {latent!r}",
+          "declare latent_dim=N (e.g. 128) in the ArchitectureSpec")
     built: list[tuple[tuple[int, ...], tuple[nn.Module, nn.Module]]] = []
     for size in spec.image_sizes or ANY_SIZES:
         working = [(shape, pair) for shape in ((c, size, size) for c in CHANNELS)
@@ -58,7 +59,8 @@ def check_architecture(spec: ArchitectureSpec, *, options: Mapping[str, Any] | N
         built += working
     if spec.points:
         pair = _try_case(spec, (2,), chosen, seed)
-        check(pair is not None, owner, "declares points=True but refuses 2-D points")
+        check(pair is not None, owner, "declares points=True but refuses 2-D points",
+              "build 1-D point networks for shape (D,), or declare points=False")
         built.append(((2,), pair))  # type: ignore[arg-type]
     elif _builds(spec, (2,), chosen, seed):
         fail(owner, "builds networks for 2-D points but declares points=False", "declare points=True")
@@ -85,7 +87,8 @@ def _builds(spec: ArchitectureSpec, shape: tuple[int, ...], options: Mapping[str
         fail(owner, f"factory raised {exc!r}",
              "refuse shapes and options it does not support with ganzoo.errors.ConfigError naming the fix")
     check(isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(m, nn.Module) for m in pair), owner,
-          f"factory must return (generator, critic) nn.Modules, got {type(pair).__name__}")
+          f"factory must return (generator, critic) nn.Modules, got {type(pair).__name__}",
+          "return (generator, critic), two torch.nn.Module instances")
     return pair
 
 
@@ -107,9 +110,11 @@ def _try_case(spec: ArchitectureSpec, shape: tuple[int, ...], options: Mapping[s
                 for scale in (1.0, FAR_Z) if mode == "eval" else (1.0,):  # eval: how a stored model samples
                     fake = generator(z * scale)
                     check(tuple(fake.shape) == (BATCH, *shape), where,
-                          f"generator(z) has shape {tuple(fake.shape)} ({mode} mode), expected {(BATCH, *shape)}")
+                          f"generator(z) has shape {tuple(fake.shape)} ({mode} mode), expected {(BATCH, *shape)}",
+                          "reshape the generator's output to [B, *shape] (e.g. .view(z.shape[0], *shape))")
                     check(fake.is_floating_point() and is_finite(fake), where,
-                          f"generator output is not finite floats ({mode} mode, |z| x {scale:g})")
+                          f"generator output is not finite floats ({mode} mode, |z| x {scale:g})",
+                          "keep the generator's computation finite (a bounded output layer such as tanh for images)")
                     if images:
                         check(bool(fake.min() >= -1) and bool(fake.max() <= 1), where,
                               f"generator images range over [{fake.min().item():.3g}, {fake.max().item():.3g}] "
@@ -119,14 +124,16 @@ def _try_case(spec: ArchitectureSpec, shape: tuple[int, ...], options: Mapping[s
                 check(tuple(scores.shape) == (BATCH,), where,
                       f"critic(x) has shape {tuple(scores.shape)} ({mode} mode), expected one score per sample "
                       f"{(BATCH,)}", "flatten the last layer's output to [B] (e.g. .view(x.shape[0]))")
-                check(is_finite(scores), where, f"critic scores are not finite ({mode} mode)")
+                check(is_finite(scores), where, f"critic scores are not finite ({mode} mode)",
+                      "check the critic's layers for divisions or logs that can overflow")
         if images:
             _check_range_with_large_weights(generator, z, where)
         generator.train()
         critic.train()
         critic(generator(z)).sum().backward()
     for name, module in (("generator", generator), ("critic", critic)):
-        check(gradient_report(module)[2], where, f"a critic score gives the {name} no gradient")
+        check(gradient_report(module)[2], where, f"a critic score gives the {name} no gradient",
+              "connect every layer to the output and do not detach inside forward()")
     return pair
 
 
@@ -147,7 +154,8 @@ def _check_rebuild(spec: ArchitectureSpec, shape: tuple[int, ...], options: Mapp
                    generator: nn.Module, critic: nn.Module, where: str) -> None:
     """Same options + seed -> same weights; other weights + the saved state dict -> the same outputs."""
     again = _builds(spec, shape, options, seed)
-    check(again is not None, where, "refused the same shape and options the second time")
+    check(again is not None, where, "refused the same shape and options the second time",
+          "make the factory deterministic: the same shape and options must always build")
     assert again is not None
     for name, first, second in (("generator", generator, again[0]), ("critic", critic, again[1])):
         # ``generator`` has had a backward and train-mode forwards (batch-norm statistics); compare parameters only
@@ -164,7 +172,8 @@ def _check_rebuild(spec: ArchitectureSpec, shape: tuple[int, ...], options: Mapp
         try:
             rebuilt.load_state_dict(saved.state_dict(), strict=True)
         except Exception as exc:  # any mismatch means the store cannot load a saved model
-            fail(where, f"a rebuilt {name} does not load the saved state dict: {exc}")
+            fail(where, f"a rebuilt {name} does not load the saved state dict: {exc}",
+                 "keep the parameter and buffer names and shapes the same for the same options (no random layout)")
         saved.eval()
         rebuilt.eval()
         with torch.no_grad():
@@ -183,7 +192,8 @@ def _check_norm_option(spec: ArchitectureSpec, owner: str, options: Mapping[str,
           f"({', '.join(spec.options) or 'none'})", "declare the option with its default in options=")
     pair = _builds(spec, shape, {**options, option: "layer"}, seed)
     check(pair is not None, owner, f"refuses {option}='layer', which ganzoo sets for losses that forbid batch "
-          "norm in the critic")
+          "norm in the critic", "accept 'batch', 'layer' and 'none' for the critic_norm_option")
     assert pair is not None
     check(not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in pair[1].modules()), owner,
-          f"with {option}='layer' the critic still has batch norm")
+          f"with {option}='layer' the critic still has batch norm",
+          "build the critic without nn.BatchNorm* layers when the option is 'layer' (use LayerNorm or GroupNorm(1, C))")

@@ -42,9 +42,10 @@ def check_dataset(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None
     try:
         json.dumps({"recommended": dict(spec.recommended), "options": chosen})
     except (TypeError, ValueError) as exc:
-        fail(owner, f"options or recommended settings are not JSON-serialisable ({exc})")
+        fail(owner, f"options or recommended settings are not JSON-serialisable ({exc})",
+             "use numbers, strings, booleans, None and lists (and dicts of them) in options and recommended")
     try:
-        data = spec.factory(**chosen)
+        data = spec.build(**chosen)
     except DataError as exc:
         _unavailable(owner, exc)
     except GanzooError as exc:
@@ -55,14 +56,25 @@ def check_dataset(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None
              "raise ganzoo.errors.DataError (missing or corrupt data) or ConfigError (bad option) naming the fix")
     check(isinstance(data, RealData), owner, f"factory returned {type(data).__name__}, not a ganzoo.RealData",
           "return ganzoo.TensorData or SampledData")
-    check(data.kind in (IMAGES, POINTS), owner, f"kind must be {IMAGES!r} or {POINTS!r}, got {data.kind!r}")
+    check(data.kind in (IMAGES, POINTS), owner, f"kind must be {IMAGES!r} or {POINTS!r}, got {data.kind!r}",
+          "pass kind=ganzoo.IMAGES or kind=ganzoo.POINTS to TensorData / SampledData")
     shape = tuple(data.shape)
     check(len(shape) == (3 if data.kind == IMAGES else 1) and all(isinstance(d, int) and d >= 1 for d in shape),
-          owner, f"shape {shape} does not fit kind {data.kind!r}: images are (C, H, W), points are (D,)")
+          owner, f"shape {shape} does not fit kind {data.kind!r}: images are (C, H, W), points are (D,)",
+          "give images as [N, C, H, W] samples and points as [N, D]")
+    modes = getattr(data, "modes", None)
+    if modes is not None:
+        check(isinstance(modes, Tensor) and modes.dim() == 2 and tuple(modes.shape[1:]) == shape, owner,
+              f"modes must be a [K, {', '.join(map(str, shape))}] tensor of mode centres, got "
+              f"{getattr(modes, 'shape', modes)!r}", "declare one centre per mode, each shaped like a sample")
+        std = getattr(data, "mode_std", None)
+        check(is_finite(std) and std > 0, owner, f"modes are declared without mode_std > 0 (got {std!r})",
+              "declare each mode's standard deviation: DatasetSpec(modes=..., mode_std=0.02)")
     try:
         json.dumps(data.describe())
     except (TypeError, ValueError) as exc:
-        fail(owner, f"describe() is not JSON-serialisable ({exc}); it is written to config.json")
+        fail(owner, f"describe() is not JSON-serialisable ({exc}); it is written to config.json",
+             "return only JSON values from describe() (name, kind, shape, ...)")
 
     first = _draw(owner, data, "sample", n, seed)
     check(torch.equal(first, _draw(owner, data, "sample", n, seed)), owner,
@@ -82,7 +94,8 @@ def check_dataset(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None
           "resumed run would not see the data it would have seen", "keep the position in the order in state_dict")
     moved = data.to("cpu")
     check(isinstance(moved, RealData) and tuple(moved.shape) == shape and moved.kind == data.kind, owner,
-          "to('cpu') does not return the same kind of data with the same shape")
+          "to('cpu') does not return the same kind of data with the same shape",
+          "return a RealData of the same kind and shape from to(device)")
 
 
 def _draw(owner: str, data: RealData, method: str, n: int, seed: int | None,
@@ -90,10 +103,12 @@ def _draw(owner: str, data: RealData, method: str, n: int, seed: int | None,
     try:
         x = getattr(data, method)(n, rng if rng is not None else cpu_generator(seed or 0))
     except Exception as exc:  # the finding
-        fail(owner, f"{method}({n}, generator) raised {exc!r}")
+        fail(owner, f"{method}({n}, generator) raised {exc!r}",
+             "draw with the generator passed in, on its device, and return a tensor")
     expected = (n, *data.shape)
     check(isinstance(x, Tensor) and tuple(x.shape) == expected, owner,
-          f"{method}({n}) gave {getattr(x, 'shape', x)!r}, expected a tensor of shape {expected}")
+          f"{method}({n}) gave {getattr(x, 'shape', x)!r}, expected a tensor of shape {expected}",
+          "return exactly n samples shaped like the data set's shape")
     check(x.dtype == torch.float32 and is_finite(x), owner, f"{method}() must give finite float32 values, got "
           f"{x.dtype}", "scale uint8 images with ganzoo.to_unit_range")
     if data.kind == IMAGES:

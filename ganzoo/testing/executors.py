@@ -55,17 +55,21 @@ def check_executor(spec: ExecutorSpec, *, options: Mapping[str, Any] | None = No
              "the factory must accept its declared options and build without starting anything")
     check(isinstance(executor, Executor), owner, f"factory returned {type(executor).__name__}, not an Executor",
           "subclass ganzoo.Executor and implement run(tasks, work, events)")
-    check(isinstance(executor.describe(), str) and bool(executor.describe()), owner, "describe() is empty")
+    check(isinstance(executor.describe(), str) and bool(executor.describe()), owner, "describe() is empty",
+          "return a short description of where tasks run (e.g. 'local, 2 processes') from describe()")
     if not run:
         return
     events = _Events()
     sink = type("Events", (), {"started": events.started_, "finished": events.finished, "lost": events.lost_})()
     todo = [KitTask(f"kit-{i}", i) for i in range(tasks)]
     executor.run(todo, double, sink)
-    check(not events.lost, owner, f"tasks were reported lost: {events.lost}")
+    check(not events.lost, owner, f"tasks were reported lost: {events.lost}",
+          "report a task as lost only when its process died; work's errors belong in its report")
     for task in todo:
         got = events.reports.get(task.trial_id, [])
-        check(len(got) == 1, owner, f"task {task.trial_id} was reported {len(got)} times, not once")
+        check(len(got) == 1, owner, f"task {task.trial_id} was reported {len(got)} times, not once",
+              "call events.finished(task, report) exactly once per task")
         check(got[0] == double(task), owner, f"task {task.trial_id} came back as {got[0]!r}, not work's "
-              f"{double(task)!r}")
-        check(task.trial_id in events.started, owner, f"task {task.trial_id} was never reported as started")
+              f"{double(task)!r}", "pass work(task)'s return value to events.finished unchanged")
+        check(task.trial_id in events.started, owner, f"task {task.trial_id} was never reported as started",
+              "call events.started(task, where) before running each task")

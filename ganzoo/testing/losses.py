@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganzoo.errors import ConfigError
+from ganzoo.errors import ConfigError, GanzooError
 from ganzoo.plugin.loss import CriticStep, GANLoss, check_real_batch_signature
 from ganzoo.plugin.specs import LossSpec
 from ganzoo.runs.precision import Precision
@@ -106,8 +106,10 @@ def check_loss(spec: LossSpec, *, options: Mapping[str, Any] | None = None, seed
              "the factory must accept every option the entry declares, with the declared defaults")
     check(isinstance(loss, GANLoss), owner, f"factory returned {type(loss).__name__}, not a ganzoo.GANLoss",
           "subclass ganzoo.ComposedLoss (or GANLoss)")
-    check(isinstance(loss.forbids_critic_batchnorm, bool), owner, "forbids_critic_batchnorm must be a bool")
-    check(isinstance(loss.needs_real_in_generator_step, bool), owner, "needs_real_in_generator_step must be a bool")
+    check(isinstance(loss.forbids_critic_batchnorm, bool), owner, "forbids_critic_batchnorm must be a bool",
+          "set forbids_critic_batchnorm = True or False on the loss class")
+    check(isinstance(loss.needs_real_in_generator_step, bool), owner, "needs_real_in_generator_step must be a bool",
+          "set needs_real_in_generator_step = True or False on the loss class")
     try:
         check_real_batch_signature(loss, spec.name)
     except ConfigError as exc:
@@ -125,7 +127,8 @@ def _scalar(value: object, where: str, what: str, needs_grad: bool) -> Tensor:
     check(isinstance(value, Tensor) and value.numel() == 1, where,
           f"{what} must be a one-element tensor, got {value!r}", "reduce over the batch (e.g. .mean())")
     assert isinstance(value, Tensor)
-    check(is_finite(value), where, f"{what} is not finite: {value.item()}")
+    check(is_finite(value), where, f"{what} is not finite: {value.item()}",
+          "compute log D as -softplus(-logit) (never log(sigmoid)) and avoid divisions that can reach 0")
     if needs_grad:
         check(value.requires_grad, where, f"{what} carries no graph, so backward() cannot train anything",
               "compute it from the critic's scores without .detach() or torch.no_grad()")
@@ -144,13 +147,19 @@ def _check_critic_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> Non
     weights_before = parameters_snapshot(critic)
     try:
         step = loss.critic_loss(critic, real, fake)
+    except GanzooError as exc:  # e.g. a Constraint.penalty that returns a bare tensor: its hint is the fix
+        fail(where, f"critic_loss raised: {exc.message}", exc.hint or "")
     except Exception as exc:
-        fail(where, f"critic_loss raised {exc!r}")
-    check(isinstance(step, CriticStep), where, f"critic_loss returned {type(step).__name__}, not a CriticStep")
+        fail(where, f"critic_loss raised {exc!r}",
+             "critic_loss(critic, real, fake) must work on any [B, *shape] batches of points and images")
+    check(isinstance(step, CriticStep), where, f"critic_loss returned {type(step).__name__}, not a CriticStep",
+          "return ganzoo.CriticStep(loss=..., objective=...) from critic_loss")
     check(not gradient_report(critic)[0], where,
-          "critic_loss left gradients on the critic: it must not call backward() (the trainer does ONE backward)")
+          "critic_loss left gradients on the critic: it must not call backward() (the trainer does ONE backward)",
+          "return the objective; the trainer calls backward() on CriticStep.loss itself")
     check(not changed_parameters(critic, weights_before), where,
-          "critic_loss changed the critic's weights: only the trainer's optimizer and after_critic_step may")
+          "critic_loss changed the critic's weights: only the trainer's optimizer and after_critic_step may",
+          "change the critic's weights only in after_critic_step (e.g. clipping)")
     check(torch.equal(real, real_before) and torch.equal(fake, fake_before), where,
           "critic_loss modified the real or fake batch in place", "work on copies (e.g. x.detach().clone())")
     check(not real.requires_grad and not fake.requires_grad, where,
@@ -163,15 +172,19 @@ def _check_critic_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> Non
             _scalar(value, where, f"critic_loss(...).{field}", needs_grad=False)
     step.loss.backward()
     _, bad, nonzero = gradient_report(critic)
-    check(nonzero, where, "the critic loss gives the critic no gradient: training would not change it")
-    check(not bad, where, f"the critic loss gives non-finite gradients to {', '.join(bad)}")
-    check(not gradient_report(generator)[0], where, "the critic loss reached the generator's parameters")
+    check(nonzero, where, "the critic loss gives the critic no gradient: training would not change it",
+          "compute the critic loss from critic(real) and critic(fake) without .detach()")
+    check(not bad, where, f"the critic loss gives non-finite gradients to {', '.join(bad)}",
+          "use numerically stable forms (softplus of logits) and bound any divisions")
+    check(not gradient_report(generator)[0], where, "the critic loss reached the generator's parameters",
+          "use the fake batch as given (the trainer detaches it); never run the generator inside critic_loss")
     try:
         loss.after_critic_step(critic)
     except Exception as exc:
-        fail(where, f"after_critic_step raised {exc!r}")
+        fail(where, f"after_critic_step raised {exc!r}", "after_critic_step(critic) must work on any nn.Module critic")
     with torch.no_grad():
-        check(is_finite(critic(real)), where, "after_critic_step left a critic whose scores are not finite")
+        check(is_finite(critic(real)), where, "after_critic_step left a critic whose scores are not finite",
+              "keep the critic's weights finite in after_critic_step (clamp; never divide by a norm that can be 0)")
 
 
 def generator_loss(loss: GANLoss, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
@@ -191,7 +204,8 @@ def _check_generator_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> 
     try:
         value = generator_loss(loss, critic, fake, real)
     except Exception as exc:
-        fail(where, f"generator_loss raised {exc!r}")
+        fail(where, f"generator_loss raised {exc!r}",
+             "generator_loss must work on any [B, *shape] batch of points and images")
     check(torch.equal(real, real_before) and not real.requires_grad, where,
           "generator_loss modified the real batch in place or switched on its requires_grad",
           "work on copies (e.g. real.detach().clone())")
@@ -200,11 +214,15 @@ def _check_generator_step(loss: GANLoss, shape: tuple[int, ...], where: str) -> 
     _, bad, nonzero = gradient_report(generator)
     check(nonzero, where, "the generator loss gives the generator no gradient: it would never learn",
           "compute it from critic(fake) without detaching fake")
-    check(not bad, where, f"the generator loss gives non-finite gradients to {', '.join(bad)}")
+    check(not bad, where, f"the generator loss gives non-finite gradients to {', '.join(bad)}",
+          "use numerically stable forms (softplus of logits) and bound any divisions")
     check(all(not p.requires_grad for p in critic.parameters()), where,
-          "generator_loss switched the frozen critic's requires_grad back on")
-    check(not gradient_report(critic)[0], where, "the generator loss put gradients on the (frozen) critic")
-    check(not changed_parameters(critic, weights_before), where, "generator_loss changed the critic's weights")
+          "generator_loss switched the frozen critic's requires_grad back on",
+          "leave requires_grad of the critic's parameters alone in generator_loss")
+    check(not gradient_report(critic)[0], where, "the generator loss put gradients on the (frozen) critic",
+          "do not call backward() in generator_loss, and leave the critic frozen")
+    check(not changed_parameters(critic, weights_before), where, "generator_loss changed the critic's weights",
+          "change the critic's weights only in after_critic_step")
 
 
 def _check_signs(loss: GANLoss, shape: tuple[int, ...], where: str) -> None:
@@ -262,7 +280,7 @@ def _check_bf16(loss: GANLoss, shape: tuple[int, ...], where: str) -> None:
     exact = _critic_numbers(loss, critic, critic, real, fake, seed=1)
     low = _critic_numbers(loss, Precision("bf16").wrap(critic, "critic"), critic, real, fake, seed=1)
     check(set(low) == set(exact), where, f"under bf16 the critic step reports {sorted(low)}, in float32 "
-          f"{sorted(exact)}")
+          f"{sorted(exact)}", "report the same CriticStep fields whatever the precision")
     for name, value in exact.items():
         check(bool(torch.isfinite(low[name]).all()), where, f"under --precision bf16 the {name} is not finite "
               "on a linear critic (it is in float32)", "compute the loss from the critic's scores in float32")

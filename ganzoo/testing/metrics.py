@@ -28,10 +28,10 @@ N = 256
 def default_data(kind: str) -> RealData:
     """Real data of ``kind`` that is always available offline: gaussians8 for points, 28x28 digits for images."""
     if kind == POINTS:
-        return get_registry().dataset("gaussians8").factory()
+        return get_registry().dataset("gaussians8").build()
     if kind == IMAGES:
-        return get_registry().dataset("digits").factory(size=28)
-    raise AssertionError(f"no default data for data kind {kind!r}; pass data= to check_metric")
+        return get_registry().dataset("digits").build(size=28)
+    raise AssertionError(f"no default data for data kind {kind!r}\n  fix: pass data= to check_metric")
 
 
 def collapsed_like(real: Tensor, kind: str) -> Tensor:
@@ -54,17 +54,22 @@ def check_metric(spec: MetricSpec, *, data: RealData | None = None, options: Map
     """
     owner = validate_spec(spec, MetricSpec)
     check(bool(spec.data_kinds) and set(spec.data_kinds) <= {IMAGES, POINTS}, owner,
-          f"data_kinds must name {IMAGES!r} and/or {POINTS!r}, got {spec.data_kinds!r}")
+          f"data_kinds must name {IMAGES!r} and/or {POINTS!r}, got {spec.data_kinds!r}",
+          "declare data_kinds=('images',) and/or ('points',)")
     chosen = {**spec.options, **(options or {})}
     try:
         metric = spec.factory(**chosen)
     except Exception as exc:  # the finding
         fail(owner, f"factory(**{chosen!r}) raised {exc!r}", "accept every declared option with its default")
-    check(isinstance(metric, Metric), owner, f"factory returned {type(metric).__name__}, not a ganzoo.Metric")
-    check(isinstance(getattr(metric, "headline", None), str), owner, "the metric must name its headline value")
-    check(isinstance(metric.higher_is_better, bool), owner, "higher_is_better must be a bool")
+    check(isinstance(metric, Metric), owner, f"factory returned {type(metric).__name__}, not a ganzoo.Metric",
+          "subclass ganzoo.Metric and return an instance from the factory")
+    check(isinstance(getattr(metric, "headline", None), str), owner, "the metric must name its headline value",
+          "set headline = 'name-of-your-main-value' on the Metric class")
+    check(isinstance(metric.higher_is_better, bool), owner, "higher_is_better must be a bool",
+          "set higher_is_better = True or False on the Metric class")
     if data is not None:
-        check(data.kind in spec.data_kinds, owner, f"data= is {data.kind!r} data, not one of {spec.data_kinds}")
+        check(data.kind in spec.data_kinds, owner, f"data= is {data.kind!r} data, not one of {spec.data_kinds}",
+              "pass data= of a kind the metric declares in data_kinds")
     kinds = [data.kind] if data is not None else list(spec.data_kinds)
     for kind in kinds:
         real = data if data is not None else default_data(kind)
@@ -82,16 +87,19 @@ def check_metric(spec: MetricSpec, *, data: RealData | None = None, options: Map
               "check the formula's direction and higher_is_better")
         for key, expected in (known or {}).items():
             check(key in first and math.isclose(first[key], expected, rel_tol=tolerance, abs_tol=tolerance), where,
-                  f"on real samples {key}={first.get(key)!r}, expected {expected} (within {tolerance:g})")
+                  f"on real samples {key}={first.get(key)!r}, expected {expected} (within {tolerance:g})",
+                  "check the formula on real samples, or the known= values passed to check_metric")
 
 
 def _compute(metric: Metric, fake: Tensor, real: RealData, seed: int, where: str) -> dict[str, float]:
     try:
         values = metric.compute(fake, real, cpu_generator(seed))
     except Exception as exc:  # the finding
-        fail(where, f"compute() raised {exc!r}")
+        fail(where, f"compute() raised {exc!r}",
+             "compute(fake, real, generator) must accept [N, *real.shape] fakes on any device")
     check(isinstance(values, dict) and metric.headline in values, where,
-          f"compute() must return a dict holding the headline {metric.headline!r}, got {values!r}")
+          f"compute() must return a dict holding the headline {metric.headline!r}, got {values!r}",
+          "return {headline: float(value), ...} from compute()")
     for key, value in values.items():
         check(isinstance(key, str) and isinstance(value, float) and math.isfinite(value), where,
               f"compute() value {key}={value!r} is not a finite float", "return float(...) for every value")

@@ -22,12 +22,13 @@ CHECKS = {LossSpec: check_loss, ArchitectureSpec: check_architecture, DatasetSpe
 
 def check_entry(spec: Spec, **options: Any) -> None:
     """Run the check for ``spec``'s kind (``check_loss``, ``check_architecture``, ...) with ``options``."""
-    for kind, check in CHECKS.items():
+    for kind, run_check in CHECKS.items():
         if isinstance(spec, kind):
-            check(spec, **options)  # type: ignore[operator]
+            run_check(spec, **options)  # type: ignore[operator]
             return
     raise AssertionError(f"{spec!r} is not a LossSpec, ArchitectureSpec, DatasetSpec, MetricSpec, ExecutorSpec or "
-                         "ExperimentSpec")
+                         "ExperimentSpec\n  fix: pass an entry of the registry (registry.entries() or "
+                         "ganzoo.testing.entries())")
 
 
 def entry_id(spec: Spec) -> str:
@@ -55,7 +56,8 @@ def plugin_registry(*distributions: str) -> Registry:
     failed = [f for f in registry.failures if normalise_distribution(f.distribution) in wanted]
     if failed:
         raise AssertionError("plugin failed to load: " + "; ".join(
-            f"{f.distribution} (plugin {f.name!r}): {f.error}" for f in failed))
+            f"{f.distribution} (plugin {f.name!r}): {f.error}" for f in failed)
+            + "\n  fix: the error above names the cause; `python -c 'import MODULE'` shows its traceback")
     return registry
 
 
@@ -70,7 +72,9 @@ def entries(distribution: str, kind: str | None = None) -> list[Spec]:
     found = _provided_by(plugin_registry(distribution).entries(kind), distribution)
     if not found:
         what = f"{kind} entries" if kind else "entries"
-        raise AssertionError(f"distribution {distribution!r} registers no {what}")
+        raise AssertionError(f"distribution {distribution!r} registers no {what}"
+                             "\n  fix: call register(spec) in its hooks (and reinstall it after changing its entry "
+                             "points)")
     return found
 
 
@@ -88,8 +92,8 @@ def check_plugin(registry: Registry, names: Iterable[str] | None = None, *, dist
         specs = [s for s in specs if wanted & set(s.names)]
         unknown = wanted - {n for s in specs for n in s.names}
         if unknown:
-            raise AssertionError(f"no entry is called {', '.join(map(repr, sorted(unknown)))}; `ganzoo list` shows "
-                                 "the names")
+            raise AssertionError(f"no entry is called {', '.join(map(repr, sorted(unknown)))}"
+                                 "\n  fix: use a registered name; `ganzoo list` shows them")
     if distribution is not None:
         specs = _provided_by(specs, distribution)
     passed, failures = [], []

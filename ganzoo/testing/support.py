@@ -20,12 +20,14 @@ def describe(spec: Spec) -> str:
     return f"{spec.kind} {spec.name!r}{provider}"
 
 
-def fail(owner: str, problem: str, fix: str = "") -> NoReturn:
-    """Raise the AssertionError a conformance check reports: what is wrong, and (when known) what to change."""
+def fail(owner: str, problem: str, fix: str) -> NoReturn:
+    """Raise the AssertionError a conformance check reports: what is wrong, and what to change (every failure of
+    the kit names its fix; an empty ``fix`` is allowed only where the problem's own message already says it)."""
     raise AssertionError(f"{owner}: {problem}" + (f"\n  fix: {fix}" if fix else ""))
 
 
-def check(condition: bool, owner: str, problem: str, fix: str = "") -> None:
+def check(condition: bool, owner: str, problem: str, fix: str) -> None:
+    """:func:`fail` with ``problem`` and ``fix`` unless ``condition`` holds."""
     if not condition:
         fail(owner, problem, fix)
 
@@ -33,7 +35,8 @@ def check(condition: bool, owner: str, problem: str, fix: str = "") -> None:
 def validate_spec(spec: Spec, expected: type[Spec]) -> str:
     """The entry is of the expected kind and passes the registry's own validation; returns its description."""
     if not isinstance(spec, expected):
-        fail(repr(spec), f"expected a {expected.__name__}, got {type(spec).__name__}")
+        fail(repr(spec), f"expected a {expected.__name__}, got {type(spec).__name__}",
+             "pass the entry to the check of its kind (check_entry picks it)")
     owner = describe(spec)
     try:
         spec.validate()

@@ -26,7 +26,8 @@ def has_batchnorm(module: nn.Module) -> bool:
 def enforce_critic_requirements(config: TrainConfig, registry: Registry, loss: GANLoss) -> None:
     """A loss that forbids batch norm in the critic gets layer norm instead (the WGAN-GP paper's choice).
 
-    The switch is recorded in ``config.sources`` and ``config.notes``; asking for batch norm explicitly is an error.
+    The switch is recorded in ``config.sources`` and ``config.notes`` (citing the loss's own paper, as its plugin
+    registered it); asking for batch norm explicitly is an error.
     """
     if not loss.forbids_critic_batchnorm:
         return
@@ -40,8 +41,9 @@ def enforce_critic_requirements(config: TrainConfig, registry: Registry, loss: G
             "sample), but batch norm was asked for", hint=f"use --set {option}=layer or --set {option}=none")
     config.arch_options[option] = "layer"
     config.sources[key] = f"required by loss {config.loss!r}"
+    paper = registry.loss(config.loss).paper
     config.notes.append(f"critic normalisation: batch norm replaced by layer norm because loss {config.loss!r} "
-                        "forbids batch norm in the critic (WGAN-GP paper, section 4)")
+                        "forbids batch norm in the critic" + (f" ({paper})" if paper else ""))
 
 
 @dataclass
@@ -91,7 +93,7 @@ def build_components(config: TrainConfig, registry: Registry, device: torch.devi
     loss = registry.loss(config.loss).factory(**config.loss_options)
     check_real_batch_signature(loss, config.loss)
     enforce_critic_requirements(config, registry, loss)
-    data = registry.dataset(config.dataset).factory(**config.dataset_options)
+    data = registry.dataset(config.dataset).build(**config.dataset_options)
     check_batch_size(config, data)
     torch.manual_seed(config.seed)
     try:
