@@ -159,9 +159,9 @@ def sample_grids(comparison: Comparison, store: ModelStore | None,
         generator = load(best.outcome.model_ref, store=store)
         if generator.data_kind == "points":
             fake = generator.sample(GRID_POINTS, seed=SAMPLE_SEED).numpy()
-            real, _ = real_points_of(generator)
-            if real is not None:
-                ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), s=3, alpha=0.3, c="tab:blue")
+            real = real_points_of(generator).numpy()
+            if len(real):
+                ax.scatter(real[:, 0], real[:, 1], s=3, alpha=0.3, c="tab:blue")
             ax.scatter(fake[:, 0], fake[:, 1], s=3, alpha=0.6, c="tab:orange")
             ax.set_aspect("equal")
             ax.tick_params(labelsize=6)
