@@ -439,4 +439,7 @@ def test_the_pytest_plugin_parametrises_over_a_distribution_and_reports_misuse(t
     assert "PASSED test_good.py::test_home" in out and "PASSED test_good.py::test_registry" in out
     assert "distribution 'ganzoo-not-installed' is not installed in this environment" in out
     assert "test_unmarked.py::test_unmarked takes `ganzoo_entry` but has no @pytest.mark.ganzoo_entries" in out
-    assert f"{len(losses) + 2} passed, 2 errors" in out and "Traceback" not in out
+    # the summary line counts passed tests and errors; other installed pytest plugins may add a warnings count
+    summary = out.strip().splitlines()[-1]
+    assert f"{len(losses) + 2} passed" in summary and "2 errors" in summary and "failed" not in summary, summary
+    assert "Traceback" not in out
