@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from ganzoo.cli import listing, models, serve, sweep, train
-from ganzoo.cli.common import loaded_registry
+from ganzoo.cli.common import loaded_registry, new_command
 from ganzoo.cli.compare import compare
 from ganzoo.cli.eval import eval_
 from ganzoo.cli.experiment import experiment_app
@@ -46,6 +46,10 @@ class PluginCommands(TyperGroup):
                                              hint="uninstall one of them, or restrict loading with "
                                                   "GANZOO_LOAD_PLUGINS=dist1,dist2")
                 self.add_command(command, name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        new_command()
+        return super().invoke(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:

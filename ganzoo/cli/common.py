@@ -8,12 +8,18 @@ from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.registry import Registry
 from ganzoo.store import ModelStore
 
-#: The registries whose load failures this process has already warned about (a command warns once).
+#: The registries whose load failures this command has already warned about (a command warns once).
 _warned: set[int] = set()
 
 
+def new_command() -> None:
+    """A command starts: its first look at the registry warns again (several commands may run in one process, e.g.
+    under a test's CliRunner)."""
+    _warned.clear()
+
+
 def loaded_registry() -> Registry:
-    """The registry, after printing (once per process) a warning for every plugin that failed to load (the others
+    """The registry, after printing (once per command) a warning for every plugin that failed to load (the others
     still work). Every command that uses plugins gets its registry here, so each one warns."""
     registry = get_registry()
     if id(registry) not in _warned:
