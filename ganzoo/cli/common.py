@@ -1,11 +1,17 @@
-"""What every ``ganzoo`` command shares: the plugin registry with its load failures reported, and the model store."""
+"""What every ``ganzoo`` command shares: the plugin registry with its load failures reported, the model store, and
+the options that choose where many runs execute (``ganzoo sweep`` and ``ganzoo experiment run`` declare them once,
+here)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
+from ganzoo.errors import GanzooError
 from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.registry import Registry
+from ganzoo.runs.config import parse_value
 from ganzoo.store import ModelStore
 
 #: The registries whose load failures this command has already warned about (a command warns once).
@@ -33,3 +39,28 @@ def loaded_registry() -> Registry:
 def open_store() -> ModelStore:
     """The model store at ``GANZOO_HOME``; what it did on its own when it opened is printed to stderr."""
     return ModelStore()
+
+
+#: Where the trials of a sweep or an experiment run, and how (every command that runs many trials takes these).
+EXECUTOR = typer.Option("local", "--executor", "-e", help="where the trials run: local or ray (`ganzoo list --kind "
+                        "executor`)")
+WORKERS = typer.Option(None, "--workers", "-w", help="local: worker processes [default: one per GPU, else one per "
+                       "core]")
+ADDRESS = typer.Option(None, "--address", help="ray: auto or HOST:PORT of the cluster [default: start a local one]")
+EXECUTOR_OPTION = typer.Option([], "--executor-option", help="key=value option of the executor (e.g. "
+                               "cpus_per_trial=2); repeatable")
+
+
+def executor_options(items: list[str], workers: int | None, address: str | None) -> dict[str, Any]:
+    """The executor's options from ``--executor-option key=value`` (repeatable), ``--workers`` and ``--address``."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise GanzooError(f"--executor-option expects key=value, got {item!r}", hint="e.g. cpus_per_trial=2")
+        options[key.strip()] = parse_value(value.strip())
+    if workers is not None:
+        options["workers"] = workers
+    if address is not None:
+        options["address"] = address
+    return options

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ganzoo.cli.common import loaded_registry
+from ganzoo.cli.common import ADDRESS, EXECUTOR, EXECUTOR_OPTION, WORKERS, executor_options, loaded_registry
 
 experiment_app = typer.Typer(no_args_is_help=True, help="The papers' claims as experiments: run one, get a figure, "
                              "a table and a verdict.")
@@ -37,19 +37,14 @@ def run(
     name: str = typer.Argument(..., help="experiment name (`ganzoo experiment list`)"),
     budget: str = typer.Option("small", "--budget", help="tiny (seconds), small (a 2-core CPU, <= ~30 min) or paper "
                                "(the papers' steps: a GPU or a cluster)"),
-    executor: str = typer.Option("local", "--executor", "-e", help="where the trials run: local or ray (`ganzoo "
-                                 "list --kind executor`) [default: local]"),
-    workers: int | None = typer.Option(None, "--workers", "-w", help="local: worker processes [default: one per "
-                                       "GPU, else one per core]"),
-    address: str | None = typer.Option(None, "--address", help="ray: auto or HOST:PORT of the cluster [default: "
-                                       "start a local one]"),
-    executor_option: list[str] = typer.Option([], "--executor-option", help="key=value option of the executor "
-                                              "(e.g. cpus_per_trial=2); repeatable"),
+    executor: str = EXECUTOR,
+    workers: int | None = WORKERS,
+    address: str | None = ADDRESS,
+    executor_option: list[str] = EXECUTOR_OPTION,
     out: Path | None = typer.Option(None, "--out", "-o", help="results folder [default: experiments/NAME-BUDGET]"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps, auto [default: cpu]"),
 ) -> None:
     """Run an experiment: its sweep, its analysis and its verdict, written as report.md + PNGs + results.json."""
-    from ganzoo.cli.sweep import executor_options
     from ganzoo.experiment import run_experiment
 
     result = run_experiment(name, budget=budget, executor=executor,

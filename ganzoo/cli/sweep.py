@@ -9,9 +9,17 @@ from typing import Any
 
 import typer
 
-from ganzoo.cli.common import loaded_registry, open_store
+from ganzoo.cli.common import (
+    ADDRESS,
+    EXECUTOR,
+    EXECUTOR_OPTION,
+    WORKERS,
+    executor_options,
+    loaded_registry,
+    open_store,
+)
 from ganzoo.errors import GanzooError
-from ganzoo.runs.config import parse_sets, parse_value
+from ganzoo.runs.config import parse_sets
 from ganzoo.sweep.spec import read_sweep_file
 
 
@@ -29,14 +37,10 @@ def sweep(
                                                                 "[default: the data set's default metrics]"),
     name: str | None = typer.Option(None, "--name", help="the sweep's name (its id is NAME-HASH) [default: the "
                                                          "file's name, else sweep]"),
-    executor: str = typer.Option("local", "--executor", "-e", help="where trials run: local or ray (`ganzoo list "
-                                                                   "--kind executor`)"),
-    workers: int | None = typer.Option(None, "--workers", "-w", help="local: worker processes [default: one per "
-                                                                     "GPU, else one per core]"),
-    address: str | None = typer.Option(None, "--address", help="ray: auto or HOST:PORT of the cluster [default: "
-                                                               "start a local one]"),
-    executor_option: list[str] = typer.Option([], "--executor-option", help="key=value option of the executor "
-                                                                           "(e.g. cpus_per_trial=2); repeatable"),
+    executor: str = EXECUTOR,
+    workers: int | None = WORKERS,
+    address: str | None = ADDRESS,
+    executor_option: list[str] = EXECUTOR_OPTION,
     out: Path | None = typer.Option(None, "--out", help="the sweep folder [default: sweeps/SWEEP_ID]"),
     device: str = typer.Option("auto", "--device", help="device of every trial: auto, cpu, cuda, ..."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="run failed trials again"),
@@ -71,17 +75,3 @@ def sweep(
     if result.interrupted:
         raise typer.Exit(130)
 
-
-def executor_options(items: list[str], workers: int | None, address: str | None) -> dict[str, Any]:
-    """The executor's options from ``--executor-option key=value`` (repeatable), ``--workers`` and ``--address``."""
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise GanzooError(f"--executor-option expects key=value, got {item!r}", hint="e.g. cpus_per_trial=2")
-        options[key.strip()] = parse_value(value.strip())
-    if workers is not None:
-        options["workers"] = workers
-    if address is not None:
-        options["address"] = address
-    return options
