@@ -49,17 +49,10 @@ COLUMNS = ("trial_id, position, loss, arch, dataset, seed, settings, draw, statu
 
 
 @dataclass(frozen=True)
-class TrialRow:
-    """One trial as the state records it."""
+class TrialRow(Trial):
+    """One trial as the state records it: the trial (its fields first, in the table's column order) and where it
+    stands."""
 
-    trial_id: str
-    position: int
-    loss: str
-    arch: str
-    dataset: str
-    seed: int
-    settings: dict[str, Any]
-    draw: int
     status: str
     error: str | None
     model_ref: str | None
