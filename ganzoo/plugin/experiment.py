@@ -32,6 +32,12 @@ class Verdict:
         if self.verdict not in VERDICTS:
             raise PluginError(f"verdict {self.verdict!r} is not one of {', '.join(map(repr, VERDICTS))}")
 
+    @classmethod
+    def graded(cls, reason: str, *, reproduced: bool, partly: bool) -> Verdict:
+        """The three-way rule most claims follow: "reproduced" when every condition holds (``reproduced``), else
+        "partly" when some do (``partly``), else "not reproduced"; ``reason`` gives the measured numbers."""
+        return cls("reproduced" if reproduced else "partly" if partly else "not reproduced", reason)
+
 
 @dataclass
 class Table:

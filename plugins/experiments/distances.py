@@ -122,11 +122,8 @@ class Distances(Experiment):
                   f"right sign in {numbers['critic_sign_right_far']:.0%} of thetas, discriminator |grad| <= "
                   f"{numbers['discriminator_grad_max_far']:.3g} ({numbers['discriminator_to_critic_far']:.3g} x the "
                   "critic's)")
-        if exact_ok and critic_ok and disc_ok:
-            return Verdict("reproduced", reason)
-        if exact_ok and (critic_ok or disc_ok):
-            return Verdict("partly", reason)
-        return Verdict("not reproduced", reason)
+        return Verdict.graded(reason, reproduced=exact_ok and critic_ok and disc_ok,
+                              partly=exact_ok and (critic_ok or disc_ok))
 
 
 @hookimpl

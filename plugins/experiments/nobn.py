@@ -69,9 +69,7 @@ class NoBatchNorm(Experiment):
         survives, degrades = wgan <= SURVIVES, min(gans) >= DEGRADES
         reason = (f"FID without / with batch norm: wgan {wgan:.3g}, standard GAN {min(gans):.3g} (the better of "
                   "minimax and non-saturating)")
-        if survives and degrades:
-            return Verdict("reproduced", reason)
-        return Verdict("partly" if survives or degrades else "not reproduced", reason)
+        return Verdict.graded(reason, reproduced=survives and degrades, partly=survives or degrades)
 
 
 @hookimpl

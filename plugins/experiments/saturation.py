@@ -88,9 +88,7 @@ class Saturation(Experiment):
                   f"{numbers['non-saturating_median_grad_confident']:.3g} (non-saturating) vs "
                   f"{numbers['minimax_median_grad_confident']:.3g} (minimax): ratio {ratio:.3g} over "
                   f"{counts[1]:.0f} and {counts[0]:.0f} steps")
-        if ratio >= 3:
-            return Verdict("reproduced", reason)
-        return Verdict("partly" if ratio > 1 else "not reproduced", reason)
+        return Verdict.graded(reason, reproduced=ratio >= 3, partly=ratio > 1)
 
 
 @hookimpl

@@ -87,9 +87,7 @@ class Zoo(Experiment):
         modes_ok, w1_ok = gp >= max(gans), w1_gp < min(w1_gans)
         reason = (f"{dataset}: wgan-gp {gp:.3g} modes and W1 {w1_gp:.3g}; standard GAN (minimax / non-saturating) "
                   f"best {max(gans):.3g} modes and W1 {min(w1_gans):.3g}")
-        if modes_ok and w1_ok:
-            return Verdict("reproduced", reason)
-        return Verdict("partly" if modes_ok or w1_ok else "not reproduced", reason)
+        return Verdict.graded(reason, reproduced=modes_ok and w1_ok, partly=modes_ok or w1_ok)
 
 
 @hookimpl
