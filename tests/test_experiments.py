@@ -76,6 +76,32 @@ def test_a_verdict_is_one_of_three_and_a_table_prints_as_markdown():
     assert "| 1.235 | - |" in text and "|---|---|" in text
 
 
+@pytest.mark.parametrize(("reproduced", "partly", "word"), [
+    (True, True, "reproduced"), (False, True, "partly"), (False, False, "not reproduced")])
+def test_a_graded_verdict_says_all_some_or_none(reproduced, partly, word):
+    assert Verdict.graded("numbers", reproduced=reproduced, partly=partly) == Verdict(word, "numbers")
+
+
+def _clipping_numbers(**changes):
+    numbers = {"spread[clip 0.1]": 1.5, "spread[clip 0.01]": -0.5, "spread[clip 0.001]": -1.5,
+               "spread[wgan-gp]": 0.2, "dead[clip 0.1]": 0.0, "dead[clip 0.01]": 0.0, "dead[clip 0.001]": 0.0,
+               "dead[wgan-gp]": 0.0}
+    return {**numbers, **changes}
+
+
+@pytest.mark.parametrize(("changes", "word", "shown"), [
+    ({}, "reproduced", "clip 0.001 -1.50"),
+    ({"spread[clip 0.1]": -0.39}, "partly", "clip 0.1 -0.39"),
+    # a critic with no gradient at any layer has an undefined spread (0 / 0): it has vanished, not gone missing
+    ({"spread[clip 0.1]": -0.39, "spread[clip 0.001]": None, "dead[clip 0.001]": 1.0}, "partly", "no gradient"),
+    ({"spread[clip 0.001]": None}, "not reproduced", "missing"),
+    ({"spread[wgan-gp]": 1.3}, "not reproduced", "penalty +1.30"),
+])
+def test_the_clipping_rule_counts_a_dead_critic_as_vanishing(changes, word, shown):
+    verdict = REGISTRY.experiment("clipping").factory().verdict(_clipping_numbers(**changes))
+    assert verdict.verdict == word and shown in verdict.reason
+
+
 def test_unknown_experiment_budget_and_executor_are_clear_errors(tmp_path):
     with pytest.raises(UnknownNameError, match="did you mean 'distances'") as err:
         run_experiment("distance", out=tmp_path)

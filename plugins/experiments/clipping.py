@@ -5,7 +5,9 @@ Figure 1b: a deep MLP critic trained on the Swiss roll with weight clipping at c
 two-sided penalty; ``--set log_layer_grads=true`` logs every critic parameter's gradient norm at every step, and the
 experiment takes each weight matrix's median over the second half of training, layer by layer from the input.
 Clipping's gradients explode (large c) or vanish (small c) going down the network; the penalty's stay level.
-``spread`` = log10(norm at the first layer / norm at the last layer): > +1 explodes, < -1 vanishes (10x).
+``spread`` = log10(norm at the first layer / norm at the last layer): > +1 explodes, < -1 vanishes (10x). A critic
+whose weight gradients are below ``DEAD`` at every layer has no gradient left to compare (its units died): that is
+vanishing in its plainest form, and counts as such (its spread, a ratio of two zeros, is undefined).
 
 Figure 1a: the value surface of the final critic of clipped (c = 0.01) and penalised runs on the toy data: clipping
 pushes the critic towards simple functions (the paper's figure trains critics to optimality against a fixed
@@ -24,6 +26,8 @@ from ganzoo_plugins.experiments.common import by_budget, figure, median
 from ganzoo import Experiment, ExperimentSpec, Findings, Table, Verdict, hookimpl
 
 CLIPS = (0.1, 0.01, 0.001)
+#: A weight-gradient norm below this at every layer: the critic has no gradient (float32 rounding noise is ~1e-14).
+DEAD = 1e-10
 SURFACE_CLIP = 0.01
 
 
@@ -73,6 +77,7 @@ class Clipping(Experiment):
             spread = (math.log10(per_layer[0] / per_layer[-1]) if per_layer and per_layer[0] and per_layer[-1]
                       else None)
             numbers[f"spread[{name}]"] = spread
+            numbers[f"dead[{name}]"] = float(all(v is not None and v < DEAD for v in per_layer))
             numbers[f"first_layer[{name}]"] = per_layer[0]
             numbers[f"last_layer[{name}]"] = per_layer[-1]
             rows.append([name, len(runs), per_layer[0], per_layer[-1], spread])
@@ -129,18 +134,22 @@ class Clipping(Experiment):
 
     def verdict(self, numbers: Mapping[str, float | None]) -> Verdict:
         big, small, gp = (numbers.get(f"spread[{k}]") for k in ("clip 0.1", "clip 0.001", "wgan-gp"))
-        if big is None or small is None or gp is None:
+        dead = bool(numbers.get("dead[clip 0.001]"))
+        if big is None or gp is None or (small is None and not dead):
             return Verdict("not reproduced", "a run is missing or logged no gradients: spreads "
                            f"clip 0.1 {big}, clip 0.001 {small}, penalty {gp}")
-        reason = (f"spread log10(first layer / last layer): clip 0.1 {big:+.2f}, clip 0.01 "
-                  f"{numbers.get('spread[clip 0.01]') or math.nan:+.2f}, clip 0.001 {small:+.2f}, penalty "
-                  f"{gp:+.2f}")
-        explodes, vanishes, level = big > 1, small < -1, abs(gp) < 1
-        if explodes and vanishes and level:
-            return Verdict("reproduced", reason)
-        if level and (explodes or vanishes):
-            return Verdict("partly", reason)
-        return Verdict("not reproduced", reason)
+
+        def shown(key: str) -> str:
+            if numbers.get(f"dead[{key}]"):
+                return f"no gradient (every layer < {DEAD:g})"
+            value = numbers.get(f"spread[{key}]")
+            return "-" if value is None else f"{value:+.2f}"
+
+        reason = (f"spread log10(first layer / last layer): clip 0.1 {shown('clip 0.1')}, clip 0.01 "
+                  f"{shown('clip 0.01')}, clip 0.001 {shown('clip 0.001')}, penalty {shown('wgan-gp')}")
+        explodes, vanishes, level = big > 1, dead or (small is not None and small < -1), abs(gp) < 1
+        return Verdict.graded(reason, reproduced=explodes and vanishes and level,
+                              partly=level and (explodes or vanishes))
 
 
 @hookimpl
@@ -155,8 +164,9 @@ def register_experiments(register) -> None:  # noqa: ANN001 - the hook's callbac
               "across layers.",
         verdict_rule="spread = log10(median weight-gradient norm of the first critic layer / of the last), over "
                      "the second half of training on the Swiss roll: reproduced if clip 0.1 > +1 (explodes) AND "
-                     "clip 0.001 < -1 (vanishes) AND |penalty| < 1 (level); partly if the penalty is level and one "
-                     "clip value shows its pathology; not reproduced otherwise.",
+                     f"clip 0.001 < -1 or no gradient at any layer (< {DEAD:g}: vanishes) AND |penalty| < 1 "
+                     "(level); partly if the penalty is level and one clip value shows its pathology; not reproduced "
+                     "otherwise.",
         budgets={"tiny": "Swiss roll, mlp 3 x 16, 4 steps (seconds)",
                  "small": "Swiss roll, mlp 6 x 64, 300 steps, 1 seed; surfaces on gaussians8 / gaussians25 "
                           "(mlp 3 x 64, 300 steps) (about 10 minutes)",
