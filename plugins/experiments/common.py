@@ -12,11 +12,17 @@ COLORS = {"minimax": "tab:red", "non-saturating": "tab:orange", "wgan": "tab:blu
 
 
 def figure(width: float, height: float, ncols: int = 1) -> tuple[Any, Any]:
+    """A figure with one row of ``ncols`` panels: (figure, the row of axes)."""
+    fig, axes = grid(width, height, 1, ncols)
+    return fig, axes[0]
+
+
+def grid(width: float, height: float, nrows: int, ncols: int) -> tuple[Any, Any]:
+    """A figure with ``nrows`` x ``ncols`` panels: (figure, axes indexed [row][column])."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=80)
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
-    return fig, axes
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def color(loss: str) -> str:
