@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -22,6 +23,7 @@ from serve_support import make_store, serve_command
 
 from ganzoo.errors import GanzooError
 from ganzoo.runs.plots import save_image_grid
+from ganzoo.serve import service as service_module
 from ganzoo.serve.app import ENDPOINTS, build_app
 from ganzoo.serve.server import serving
 from ganzoo.serve.service import OUTPUT_MAX_AGE_S, OUTPUT_SWEEP_EVERY_S, SamplingService
@@ -318,7 +320,10 @@ def test_outputs_older_than_ten_minutes_are_swept_at_most_once_a_minute(store, m
         service.generate("toy", 1, 4)
         assert fresh.exists()  # within the minute: no second sweep
         clock = time.monotonic() + OUTPUT_SWEEP_EVERY_S + 1
-        monkeypatch.setattr(time, "monotonic", lambda: clock)
+        # the service module's clock only: patching time.monotonic itself also moved the live server's event loop
+        # (asyncio's clock) a minute ahead, and its next tick, scheduled then, came a minute late once the patch
+        # was undone, so the module's server took 60 s to notice it should stop
+        monkeypatch.setattr(service_module, "time", SimpleNamespace(monotonic=lambda: clock, time=time.time))
         service.generate("toy", 2, 4)
         assert not fresh.exists() and kept.exists()
     finally:

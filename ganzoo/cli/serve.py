@@ -6,6 +6,7 @@ Gradio is imported only when the command runs (about 10 s), never by ``ganzoo --
 
 from __future__ import annotations
 
+import gc
 import os
 
 import typer
@@ -73,3 +74,6 @@ def serve(
     typer.echo(f"ganzoo serve: open {url}  (API: {url}api/v1/models, schema {url}api/v1/openapi.json; "
                "see docs/serving.md; Ctrl-C stops)")
     run(app, sock)
+    # the server has stopped and freed everything; the process ends next. Its last garbage collection over every
+    # Gradio, FastAPI and torch object took 2-3 s after Ctrl-C (docs/serving.md): frozen objects are skipped.
+    gc.freeze()

@@ -26,6 +26,7 @@ from ganzoo.store import ModelStore
 
 DEFAULT_HOST, DEFAULT_PORT = validation.DEFAULT_HOST, validation.DEFAULT_PORT
 START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 60.0  # uvicorn's main loop notices should_exit within 0.1 s
 
 
 def build_server(store: ModelStore | None = None, *, service: SamplingService | None = None, page: Any = None,
@@ -143,7 +144,11 @@ def serving(app: Any, *, host: str = DEFAULT_HOST, port: int = 0, auth: tuple[st
             yield url_of(sock)
         finally:
             server.should_exit = True  # uvicorn closes the socket as it shuts down
-            thread.join(60)
+            thread.join(STOP_TIMEOUT_S)
+            if thread.is_alive():
+                raise GanzooError(f"the server on {url_of(sock)} did not stop within {STOP_TIMEOUT_S:.0f} s",
+                                  hint="its event loop is blocked, or its clock was moved (a patched "
+                                       "time.monotonic delays every timer of the loop)")
     finally:
         close(app)
 
