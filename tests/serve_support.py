@@ -1,5 +1,7 @@
-"""Shared parts of the sampling-page tests: tiny real training runs registered into a store in a temporary
-folder, and `ganzoo serve` started as a user starts it, in a subprocess."""
+"""Shared parts of the sampling-page and API tests: tiny real training runs registered into a store in a temporary
+folder (a module-scoped ``store`` fixture over it), Gradio's file cache in the module's temporary folder, a live
+server in a thread over a service that is closed with it, a model loader held at a gate, and `ganzoo serve`
+started as a user starts it, in a subprocess."""
 
 from __future__ import annotations
 
@@ -10,16 +12,26 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ganzoo.api import train
-from ganzoo.serve.server import free_port
+from ganzoo.serve.server import free_port, serving
+from ganzoo.serve.service import SamplingService
 from ganzoo.store import CRITIC_FILE, CURVES_FILE, ModelStore
+from ganzoo.store.loading import load_generator
+
+SAMPLES = "api/v1/models/{}/samples"  # the API's samples route, relative to the server's URL
+GRADIO_WARNINGS = [  # a module's pytestmark: pandas deprecations raised inside Gradio's queue, not ours
+    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 
 def quiet(_: str) -> None:
@@ -102,3 +114,57 @@ def serve_command(store: ModelStore, root: Path, *options: str) -> Iterator[str]
             process.wait()
     assert process.returncode == 0, log.read_text()  # SIGTERM is a clean stop
     assert "open http://127.0.0.1:" in log.read_text()
+
+
+def store_fixture(name: str) -> Callable[..., ModelStore]:
+    """A module-scoped ``store`` fixture: :func:`make_store` in a temporary folder called ``name``. A test module
+    assigns it: ``store = store_fixture("api-store")``."""
+    @pytest.fixture(scope="module")
+    def store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
+        return make_store(tmp_path_factory.mktemp(name))
+
+    return store
+
+
+def gradio_cache_fixture() -> Callable[..., Iterator[None]]:
+    """A module-scoped autouse fixture putting Gradio's file cache in the module's temporary folder, not the shared
+    /tmp/gradio. A test module assigns it: ``gradio_cache = gradio_cache_fixture()``."""
+    @pytest.fixture(scope="module", autouse=True)
+    def gradio_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
+            yield
+
+    return gradio_cache
+
+
+def page_client(url: str, directory: Path, **kwargs: Any) -> Any:
+    """A ``gradio_client.Client`` of the page at ``url`` (no analytics), downloading into ``directory``."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False, download_files=str(directory), **kwargs)
+
+
+@contextlib.contextmanager
+def live_server(app: Any, service: SamplingService) -> Iterator[dict[str, Any]]:
+    """``app`` (a page from ``build_app`` or page and API from ``build_server``, over ``service``) served from a
+    thread on a free port of 127.0.0.1; yields ``{"url", "app", "service"}``. ``service`` is closed afterwards,
+    also when the server fails to start."""
+    try:
+        with serving(app) as url:
+            yield {"url": url, "app": app, "service": service}
+    finally:
+        service.close()
+
+
+class HeldLoader:
+    """A model loader (``SamplingService(loader=...)``) whose loads wait until :attr:`gate` is set, so a test can
+    fill the queues behind the first request; :attr:`entered` is set once a load has begun."""
+
+    def __init__(self) -> None:
+        self.gate, self.entered = threading.Event(), threading.Event()
+
+    def __call__(self, ref: str, **kwargs: Any) -> Any:
+        self.entered.set()
+        self.gate.wait(60)
+        return load_generator(ref, **kwargs)

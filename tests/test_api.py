@@ -12,19 +12,15 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from serve_support import make_store
+from serve_support import SAMPLES, store_fixture
 from typer.testing import CliRunner
 
 from ganzoo.cli import app as cli
 from ganzoo.serve import api
 from ganzoo.serve.service import SamplingService
 
-SAMPLES = "/api/v1/models/{}/samples"
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return make_store(tmp_path_factory.mktemp("api-store"))
+SAMPLES = "/" + SAMPLES  # the test client's paths are absolute
+store = store_fixture("api-store")
 
 
 @pytest.fixture(scope="module")

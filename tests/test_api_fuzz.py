@@ -14,26 +14,24 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode, checks
-from serve_support import make_store
+from serve_support import GRADIO_WARNINGS, gradio_cache_fixture, live_server, store_fixture
 
-from ganzoo.serve.server import build_server, serving
+from ganzoo.serve.server import build_server
+from ganzoo.serve.service import SamplingService
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = GRADIO_WARNINGS
+gradio_cache = gradio_cache_fixture()
+store = store_fixture("fuzz-store")
 CHECKS = [getattr(checks, name) for name in ("not_a_server_error", "status_code_conformance",
                                              "content_type_conformance", "response_schema_conformance")]
 EXAMPLES = 25
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
-        app = build_server(make_store(tmp_path_factory.mktemp("fuzz-store")))
-        with serving(app) as url:
-            yield url.rstrip("/"), app.state.ganzoo_service
+def live(store):
+    service = SamplingService(store)
+    with live_server(build_server(service=service), service) as live:
+        yield live["url"].rstrip("/"), service
 
 
 @pytest.mark.parametrize(("mode", "ref"), [(GenerationMode.POSITIVE, None), (GenerationMode.NEGATIVE, None),

@@ -5,10 +5,8 @@ The models are real: tiny training runs registered into a store in a temporary f
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,10 +14,17 @@ from types import SimpleNamespace
 import httpx
 import numpy as np
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
-from serve_support import make_store, serve_command
+from serve_support import (
+    GRADIO_WARNINGS,
+    HeldLoader,
+    gradio_cache_fixture,
+    live_server,
+    page_client,
+    serve_command,
+    store_fixture,
+)
 
 from ganzoo.errors import GanzooError
 from ganzoo.runs.plots import save_image_grid
@@ -31,33 +36,17 @@ from ganzoo.serve.validation import is_loopback
 from ganzoo.store import CURVES_FILE, LOG_FILE
 from ganzoo.store.loading import load_generator
 
-pytestmark = [  # pandas deprecations raised inside Gradio's queue, not ours
-    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = GRADIO_WARNINGS
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "serving.md"
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def client_for(url: str, directory: Path, **kwargs) -> Client:
-    return Client(url, verbose=False, analytics_enabled=False, download_files=str(directory), **kwargs)
 
 
 def pixels(path: str | Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def gradio_cache(tmp_path_factory):
-    """Gradio's file cache in this module's temporary folder, not the shared /tmp/gradio."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
-        yield
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return make_store(tmp_path_factory.mktemp("serve-store"))
+gradio_cache = gradio_cache_fixture()
+store = store_fixture("serve-store")
 
 
 class _OutboundGuard:
@@ -88,17 +77,13 @@ def server(store, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         guard.install(patch)
         service = SamplingService(store, cache_size=2)
-        app = build_app(service=service)
-        try:
-            with serving(app) as url:
-                yield {"url": url, "app": app, "service": service, "outbound": guard.attempts}
-        finally:
-            service.close()
+        with live_server(build_app(service=service), service) as live:
+            yield {**live, "outbound": guard.attempts}
 
 
 @pytest.fixture(scope="module")
 def client(server, tmp_path_factory):
-    return client_for(server["url"], tmp_path_factory.mktemp("downloads"))
+    return page_client(server["url"], tmp_path_factory.mktemp("downloads"))
 
 
 def test_every_action_is_a_named_endpoint_and_documented(client):
@@ -258,22 +243,16 @@ def test_no_outbound_connection_was_attempted(server):
 def test_a_full_queue_answers_busy(store, tmp_path):
     """Concurrency 1 and room for 1 waiting request in Gradio's queue: with the first request held, two more are
     refused at once. (Generate waits on the batcher instead, whose own bound is tested in tests/test_server.py.)"""
-    gate, entered = threading.Event(), threading.Event()
-
-    def held(ref, **kwargs):
-        entered.set()
-        gate.wait(60)
-        return load_generator(ref, **kwargs)
-
+    held = HeldLoader()
     service = SamplingService(store, loader=held)
-    with serving(build_app(service=service, max_queue=1, concurrency=1)) as url, contextlib.closing(service):
-        client = client_for(url, tmp_path)
+    with live_server(build_app(service=service, max_queue=1, concurrency=1), service) as live:
+        client = page_client(live["url"], tmp_path)
         jobs = [client.submit("digits", 0, 1, 2, api_name="/interpolate") for _ in range(4)]
-        assert entered.wait(60)
+        assert held.entered.wait(60)
         deadline = time.time() + 60
         while sum(job.done() for job in jobs) < 2 and time.time() < deadline:
             time.sleep(0.1)
-        gate.set()
+        held.gate.set()
         outcomes = []
         for job in jobs:
             try:
@@ -288,10 +267,10 @@ def test_a_full_queue_answers_busy(store, tmp_path):
 def assert_login_required(url: str, directory: Path) -> None:
     """No credentials and wrong ones are refused; the right ones reach the API."""
     with pytest.raises(Exception, match="credentials were not provided"):
-        client_for(url, directory)
+        page_client(url, directory)
     with pytest.raises(ValueError, match="Could not login"):
-        client_for(url, directory, auth=("ann", "wrong"))
-    rows = client_for(url, directory, auth=("ann", "s3cret")).predict(api_name="/list_models")
+        page_client(url, directory, auth=("ann", "wrong"))
+    rows = page_client(url, directory, auth=("ann", "s3cret")).predict(api_name="/list_models")
     assert {row["ref"] for row in rows} >= {"digits:1", "toy:1"}
 
 

@@ -11,39 +11,32 @@ import time
 
 import httpx
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
-from serve_support import make_store
+from serve_support import (
+    GRADIO_WARNINGS,
+    SAMPLES,
+    HeldLoader,
+    gradio_cache_fixture,
+    live_server,
+    page_client,
+    store_fixture,
+)
 
 from ganzoo.errors import GanzooError
-from ganzoo.serve.server import bind, build_server, serving
+from ganzoo.serve.server import bind, build_server
 from ganzoo.serve.service import SamplingService
 from ganzoo.store.loading import load_generator
 
-pytestmark = [  # pandas deprecations raised inside Gradio's queue, not ours
-    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-SAMPLES = "api/v1/models/{}/samples"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def gradio_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
-        yield
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return make_store(tmp_path_factory.mktemp("server-store"))
+pytestmark = GRADIO_WARNINGS
+gradio_cache = gradio_cache_fixture()
+store = store_fixture("server-store")
 
 
 @pytest.fixture(scope="module")
 def live(store):
-    app = build_server(store)
-    with serving(app) as url:
-        yield {"url": url, "service": app.state.ganzoo_service}
+    service = SamplingService(store)
+    with live_server(build_server(service=service), service) as live:
+        yield live
 
 
 def test_binds_loopback_on_the_port_asked_for_and_refuses_a_taken_one(live):
@@ -56,7 +49,7 @@ def test_binds_loopback_on_the_port_asked_for_and_refuses_a_taken_one(live):
 def test_the_page_and_the_api_answer_on_one_server_through_one_batcher(live, tmp_path):
     service = live["service"]
     before = service.batcher.stats.computed
-    client = Client(live["url"], verbose=False, analytics_enabled=False, download_files=str(tmp_path))
+    client = page_client(live["url"], tmp_path)
     page_png = client.predict("digits", 5, 16, api_name="/generate")  # the page's Generate endpoint
     api_png = httpx.post(live["url"] + SAMPLES.format("digits"), json={"n": 16, "seed": 5}, timeout=60)
     assert api_png.status_code == 200
@@ -79,9 +72,9 @@ def test_concurrent_api_requests_are_joined_and_each_gets_its_own_seed(store, tm
     expected = {seed: service.encode(store.get("digits"), generator.sample(8, seed=seed), seed, "npz")
                 for seed in range(8)}
     got: dict[int, bytes] = {}
-    with serving(app) as url, contextlib.closing(service):
+    with live_server(app, service) as live:
         def call(seed: int) -> None:
-            got[seed] = httpx.post(url + SAMPLES.format("digits"), json={"n": 8, "seed": seed, "format": "npz"},
+            got[seed] = httpx.post(live["url"] + SAMPLES.format("digits"), json={"n": 8, "seed": seed, "format": "npz"},
                                    timeout=60).content
 
         threads = [threading.Thread(target=call, args=(seed,)) for seed in range(8)]
@@ -96,20 +89,13 @@ def test_concurrent_api_requests_are_joined_and_each_gets_its_own_seed(store, tm
 @contextlib.contextmanager
 def held_server(store, **batching):
     """A live server whose first model load waits for the returned gate (one compute slot)."""
-    gate, entered = threading.Event(), threading.Event()
-
-    def held(ref, **kwargs):
-        entered.set()
-        gate.wait(60)
-        return load_generator(ref, **kwargs)
-
+    held = HeldLoader()
     service = SamplingService(store, loader=held, batching={"concurrency": 1, "max_wait_ms": 0, **batching})
-    try:
-        with serving(build_server(service=service)) as url:
-            yield url, service, gate, entered
-    finally:
-        gate.set()
-        service.close()
+    with live_server(build_server(service=service), service) as live:
+        try:
+            yield live["url"], service, held.gate, held.entered
+        finally:
+            held.gate.set()  # before the service closes: its workers wait for the gate
 
 
 def test_a_full_queue_answers_429_at_once_and_the_page_busy(store, tmp_path):
@@ -136,7 +122,7 @@ def test_a_full_queue_answers_429_at_once_and_the_page_busy(store, tmp_path):
         assert time.perf_counter() - began < 5  # at once, not after the held request
         assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
         assert refused.json()["error"] == "the server is busy: 1 sample requests are already waiting"
-        client = Client(url, verbose=False, analytics_enabled=False, download_files=str(tmp_path))
+        client = page_client(url, tmp_path)
         with pytest.raises(AppError, match="the server is busy"):
             client.predict("digits", 3, 4, api_name="/generate")
         gate.set()
@@ -160,7 +146,8 @@ def slow_reader(url: str, body: dict) -> socket.socket:
 
 def test_slow_clients_cannot_hold_the_compute_slot(store):
     service = SamplingService(store, batching={"concurrency": 1, "max_wait_ms": 0})
-    with serving(build_server(service=service)) as url, contextlib.closing(service):
+    with live_server(build_server(service=service), service) as live:
+        url = live["url"]
         slow = [slow_reader(url, {"n": 256, "seed": seed, "format": "npz"}) for seed in range(3)]  # 800 kB each
         try:
             deadline = time.time() + 60
