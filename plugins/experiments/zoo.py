@@ -64,14 +64,18 @@ class Zoo(Experiment):
             key = SHOWN[dataset][0]
             losses = sorted({t.loss for t in trials})
             means = [numbers.get(f"mean[{dataset}][{key}][{loss}]") for loss in losses]
-            ax.bar(range(len(losses)), [m or 0 for m in means], color=[color(loss) for loss in losses])
+            ax.bar(range(len(losses)), [m or 0 for m in means], color=[color(loss) for loss in losses], alpha=0.7)
+            for i, loss in enumerate(losses):  # every seed's value, so the spread behind the mean shows
+                values = [t.metrics[key] for t in trials if t.loss == loss and key in t.metrics]
+                ax.plot([i] * len(values), values, "k.", markersize=5)
             ax.set_xticks(range(len(losses)), losses, rotation=30, fontsize=7)
-            ax.set_title(f"{dataset}: {key}", fontsize=9)
+            ax.set_title(f"{dataset}: {key} (bars: mean; dots: seeds)", fontsize=9)
         fig.tight_layout()
         return Findings(numbers, {"zoo": fig}, tables,
-                        ["Each loss trains with its paper's optimiser settings, except what the toy data sets "
-                         "recommend (lr 1e-3 decayed linearly, batch 256, latent 2); modes and HQ follow the "
-                         "VEEGAN / PacGAN / GDPP protocol (3 sigma, 2,500 samples)."])
+                        ["Each loss trains with its paper's settings except what the toy data sets recommend for "
+                         "its family (`ganzoo list --kind dataset`: 2-D noise for every loss; batch 256; lr 1e-3 "
+                         "decayed linearly for the GAN and penalty families, wgan keeps RMSprop 5e-5); modes and "
+                         "HQ follow the VEEGAN / PacGAN / GDPP protocol (3 sigma, 2,500 samples)."])
 
     def verdict(self, numbers: Mapping[str, float | None]) -> Verdict:
         def mean(dataset: str, key: str, loss: str) -> float | None:
