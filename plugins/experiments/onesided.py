@@ -23,6 +23,10 @@ COMPARED = {"tiny": [("gaussians8", "w1")], "small": [("gaussians8", "w1"), ("ga
             "paper": [("gaussians8", "w1"), ("gaussians25", "w1"), ("fashion-mnist", "fid")]}
 
 
+def p_value(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3g}"
+
+
 class OneSided(Experiment):
     def sweeps(self, budget: str) -> list[dict[str, Any]]:
         toy = {"name": "one-sided", "loss": list(LOSSES), "arch": "mlp",
@@ -85,7 +89,7 @@ class OneSided(Experiment):
         differ = [t for t in tags if numbers[f"different[{t}]"] == 1 and (numbers[f"relative_gap[{t}]"] or 0) >= GAP]
         reason = "; ".join(f"{t}: wgan-gp {numbers[f'mean[{t}][wgan-gp]'] or float('nan'):.4g} vs wgan-lp "
                            f"{numbers[f'mean[{t}][wgan-lp]'] or float('nan'):.4g} (gap "
-                           f"{(numbers[f'relative_gap[{t}]'] or 0):.0%}, Holm p {numbers[f'p_holm[{t}]']})"
+                           f"{(numbers[f'relative_gap[{t}]'] or 0):.0%}, Holm p {p_value(numbers[f'p_holm[{t}]'])})"
                            for t in tags)
         if tags and len(alike) == len(tags):
             return Verdict("reproduced", f"alike on every comparison: {reason}")
