@@ -166,6 +166,10 @@ def test_a_plugin_experiment_runs_its_sweep_through_the_local_executor_and_is_ju
     again = run_experiment("count", budget="tiny", out=tmp_path / "x", registry=registry, echo=lines.append)
     assert again.findings.numbers == result.findings.numbers  # the finished sweep is continued, not trained again
     assert any("1 finished" in line and "0 to run" in line for line in lines)
+    continued = json.loads((tmp_path / "x" / "results.json").read_text())  # the trials' time is still counted
+    assert continued["trials_wall_time_s"] == data["trials_wall_time_s"] == pytest.approx(
+        data["trials"][0]["wall_time_s"], abs=0.01) and data["trials_wall_time_s"] > 0
+    assert f"wall times sum to {data['trials_wall_time_s']:.1f} s" in (tmp_path / "x" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

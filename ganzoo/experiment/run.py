@@ -108,6 +108,9 @@ def _facts(spec: ExperimentSpec, budget: str, executor: str, out: Path, wall: fl
     command = f"ganzoo experiment run {spec.name} --budget {budget} --executor {executor} --out {shlex.quote(str(out))}"
     return {
         "budget": budget, "executor": executor, "command": command, "wall_time_s": round(wall, 2),
+        # the trials' own wall times, also of those an earlier run of the same command finished (continuing a
+        # finished sweep only analyses it: its wall_time_s is then the analysis alone)
+        "trials_wall_time_s": round(sum(t.wall_time_s or 0.0 for t in trials), 2),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}",
         "ganzoo_version": __version__, "ganzoo_commit": ganzoo_commit(), "torch_version": torch.__version__,
         "trials": [{"trial_id": t.trial_id, "loss": t.loss, "arch": t.arch, "dataset": t.dataset, "seed": t.seed,
