@@ -27,7 +27,8 @@ def report_markdown(spec: ExperimentSpec, facts: dict[str, Any], findings: Findi
              f"**Verdict: {verdict.verdict}.** {verdict.reason}", "",
              f"**Verdict rule** (written before running): {spec.verdict_rule}", "",
              f"Budget `{facts['budget']}`: {spec.budgets.get(facts['budget'], '')}", "",
-             f"Command: `{facts['command']}`  ", f"Compute time: {facts['wall_time_s']:.1f} s for this command on {facts['machine']}; the trials' own "
+             f"Command: `{facts['command']}`  ",
+             f"Compute time: {facts['wall_time_s']:.1f} s for this command on {facts['machine']}; the trials' own "
              f"wall times sum to {facts['trials_wall_time_s']:.1f} s (with any an earlier run of the command "
              "finished)  ",
              f"ganzoo {facts['ganzoo_version']} (commit {facts['ganzoo_commit'] or 'unknown'}), torch "
