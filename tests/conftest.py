@@ -63,3 +63,12 @@ def compare_models(tmp_path_factory: pytest.TempPathFactory):
     from compare_support import make_models
 
     return make_models(tmp_path_factory.mktemp("compare"))
+
+
+@pytest.fixture(scope="session")
+def serial_registry() -> Registry:
+    """The built-in plugins plus the tests' `serial` executor plugin, which runs a sweep's trials one by one in this
+    process (tests/plugin_support.py)."""
+    from plugin_support import serial_registry
+
+    return serial_registry()

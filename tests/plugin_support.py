@@ -9,6 +9,9 @@ import types
 from importlib import metadata
 from pathlib import Path
 
+from ganzoo.plugin.loading import build_registry
+from ganzoo.plugin.registry import Registry
+
 
 def plugin_module(name: str, body: str) -> types.ModuleType:
     """A module called ``name`` whose code is ``body``."""
@@ -34,3 +37,30 @@ def builtin_plugins() -> list[tuple[str, types.ModuleType, str, str]]:
         if ep.dist is not None and ep.dist.name == "ganzoo":
             found.append((ep.name, importlib.import_module(ep.value), ep.dist.name, ep.dist.version))
     return sorted(found, key=lambda p: p[0])
+
+
+#: An executor plugin that runs every trial in the driver's own process, one after the other: sweeps in the tests
+#: cost their trainings only (worker processes would start torch again for every sweep). Its worker is reported as
+#: "in the driver".
+SERIAL_EXECUTOR = """
+from ganzoo import Executor, ExecutorSpec, hookimpl
+
+class Serial(Executor):
+    name = "serial"
+
+    def run(self, tasks, work, events):
+        for task in tasks:
+            events.started(task, "in the driver")
+            events.finished(task, work(task))
+
+@hookimpl
+def register_executors(register):
+    register(ExecutorSpec(name="serial", factory=Serial, description="Every trial in the driver's process."))
+"""
+
+
+def serial_registry() -> Registry:
+    """The built-in plugins plus the ``serial`` executor (:data:`SERIAL_EXECUTOR`), registered through
+    ``register_executors`` as a third-party executor plugin would be."""
+    return build_registry([*builtin_plugins(), ("serial", plugin_module("serial_executor", SERIAL_EXECUTOR),
+                                                "ganzoo-serial", "1.0")])

@@ -2,8 +2,9 @@
 that diverges: its trials are counted as failed, the other loss is compared over its seeds; the sampling page's
 Compare tab lists the sweep and compares it by id.
 
-The trials run in this process, through an executor plugin made for the test (the executor is not what is tested
-here; tests/test_sweep_local.py runs the local one), so that the sweep costs two 20-step trainings."""
+The trials run in this process, through the tests' `serial` executor plugin (tests/plugin_support.py; the executor
+is not what is tested here, tests/test_sweep_local.py runs the local one), so that the sweep costs two 20-step
+trainings."""
 
 from __future__ import annotations
 
@@ -11,47 +12,25 @@ import json
 from pathlib import Path
 
 import pytest
-from plugin_support import builtin_plugins, plugin_module
 from typer.testing import CliRunner
 
 from ganzoo.cli import app
 from ganzoo.compare.report import JSON_FILE, REPORT_FILE
-from ganzoo.plugin.loading import build_registry
 from ganzoo.store import ModelStore
-
-INLINE = '''
-from ganzoo import Executor, ExecutorSpec, hookimpl
-
-
-class Inline(Executor):
-    name = "inline"
-
-    def run(self, tasks, work, events):
-        for task in tasks:
-            events.started(task, "this process")
-            events.finished(task, work(task))
-
-
-@hookimpl
-def register_executors(register):
-    register(ExecutorSpec(name="inline", factory=Inline, description="Every trial in the driver's process."))
-'''
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
+def sweep(tmp_path_factory, serial_registry):
     from ganzoo.sweep import run_sweep
 
     root = tmp_path_factory.mktemp("compare-sweep")
-    registry = build_registry([*builtin_plugins(), ("inline", plugin_module("inline_executor", INLINE),
-                                                    "test-inline", "1.0")])
     store = ModelStore(root / "home")
     values = {"name": "cmp", "loss": "ns,minimax", "arch": "mlp", "dataset": "gaussians8", "seeds": "0-1",
               "steps": 20, "metrics": ["w1"], "set": {"hidden": 8, "layers": 2, "batch_size": 32},
               "loss_set": {"minimax": {"dataset.radius": 1e300}}}  # real data of infinities: minimax diverges
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GANZOO_HOME", str(store.home))
-        result = run_sweep(values, executor="inline", out=root / "sweep", eval_n=100, registry=registry,
+        result = run_sweep(values, executor="serial", out=root / "sweep", eval_n=100, registry=serial_registry,
                            store=store, echo=lambda _: None, progress=False)
     assert [o.status for o in result.outcomes].count("failed") == 2
     return result, store

@@ -21,35 +21,6 @@ REGISTRY = get_registry()
 EXPERIMENTS = [s.name for s in REGISTRY.entries("experiment")]
 BUDGET_TEXT = {b: f"{b} budget" for b in BUDGETS}
 
-#: The trials of the tiny runs below go through the sweep's driver with an executor that runs them in this process
-#: (worker processes would start torch again for every sweep); one test uses the real local executor.
-SERIAL = """
-from ganzoo import Executor, ExecutorSpec, hookimpl
-
-class Serial(Executor):
-    name = "serial"
-
-    def run(self, tasks, work, events):
-        for task in tasks:
-            events.started(task, "in the driver")
-            events.finished(task, work(task))
-
-@hookimpl
-def register_executors(register):
-    register(ExecutorSpec(name="serial", factory=Serial))
-"""
-
-
-@pytest.fixture(scope="module")
-def serial_registry():
-    from plugin_support import builtin_plugins, plugin_module
-
-    from ganzoo.plugin.loading import build_registry
-
-    return build_registry([*builtin_plugins(), ("serial", plugin_module("serial_executor", SERIAL), "ganzoo-serial",
-                                                "1.0")])
-
-
 def test_builtin_experiments_register_through_the_entry_point_group():
     assert {"distances", "saturation", "clipping", "one-sided", "zoo", "w-tracks", "no-batch-norm"} <= set(EXPERIMENTS)
     for spec in REGISTRY.entries("experiment"):
@@ -172,6 +143,8 @@ def test_a_plugin_experiment_runs_its_sweep_through_the_local_executor_and_is_ju
     assert f"wall times sum to {data['trials_wall_time_s']:.1f} s" in (tmp_path / "x" / "report.md").read_text()
 
 
+# The trials go through the sweep's driver with the tests' `serial` executor (tests/plugin_support.py), in this
+# process: worker processes would start torch again for every sweep. The test above uses the real local executor.
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_builtin_experiment_runs_at_its_tiny_budget(name, tmp_path, serial_registry):
     result = run_experiment(name, budget="tiny", executor="serial", out=tmp_path / name, registry=serial_registry,

@@ -158,27 +158,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_an_executor_plugin_registered_through_register_executors_runs_a_sweep(tmp_path: Path) -> None:
-    from plugin_support import builtin_plugins, plugin_module
-
-    from ganzoo.plugin.loading import build_registry
-
-    module = plugin_module("serial_executor", '''
-        from ganzoo import Executor, ExecutorSpec, hookimpl
-
-        class Serial(Executor):
-            name = "serial"
-
-            def run(self, tasks, work, events):
-                for task in tasks:
-                    events.started(task, "in the driver")
-                    events.finished(task, work(task))
-
-        @hookimpl
-        def register_executors(register):
-            register(ExecutorSpec(name="serial", factory=Serial))
-    ''')
-    registry = build_registry([*builtin_plugins(), ("serial", module, "ganzoo-serial", "1.0")])
+def test_an_executor_plugin_registered_through_register_executors_runs_a_sweep(tmp_path: Path,
+                                                                             serial_registry) -> None:
+    registry = serial_registry  # the built-ins + tests/plugin_support.py's `serial` executor plugin
     result = run_sweep({"loss": "ns", "arch": "mlp", "dataset": "gaussians8", "steps": 10, "set": TINY,
                         "metrics": ["w1"]}, executor="serial", out=tmp_path / "sweep", eval_n=100,
                        registry=registry, echo=lambda _: None)
