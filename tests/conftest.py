@@ -72,3 +72,39 @@ def serial_registry() -> Registry:
     from plugin_support import serial_registry
 
     return serial_registry()
+
+
+# --- running on several cores (pytest-xdist, `-n auto --dist loadfile` in pyproject.toml) -------------------------
+#
+# Each worker is its own process: os.environ (GANZOO_HOME, ...), tmp_path and the session fixtures above are per
+# worker, ports are free ones. A module's tests run on one worker (--dist loadfile), so a module-scoped fixture (a
+# trained store, a live server, a torchrun launch) is built once. One thing more needs one worker: the modules whose
+# tests read the environment's installed plugin distributions (GANZOO_LOAD_PLUGINS unset), as one of them
+# pip-installs and uninstalls the example plugin, which the others would see half-way. The scheduler below keeps
+# them together. (xdist_group marks with --dist loadgroup would say the same, but pytest-xdist 3.8 cannot add a
+# group to a test's id under pytest 9, so they are ignored there.)
+
+#: Test modules that load every installed plugin distribution or change which are installed: one work unit.
+INSTALLED_PLUGINS_MODULES = {"test_example_plugin.py", "test_registry.py", "test_plugin_loading.py",
+                             "test_plugin_author_fixes.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """--dist loadfile, with :data:`INSTALLED_PLUGINS_MODULES` as one file; any other --dist is xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModulesAndInstalledPlugins(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "installed-plugins" if path.rsplit("/", 1)[-1] in INSTALLED_PLUGINS_MODULES else path
+
+    return ModulesAndInstalledPlugins(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the work units are handed out in this order
+        # the slow tests' modules first, so that the workers end together rather than one waiting out a long
+        # module that started last
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
