@@ -37,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,24 +103,17 @@ def start_child(impl: str, arch: str, loss: str, args: argparse.Namespace, devic
 def measure_case(arch: str, loss: str, impls: Sequence[str], args: argparse.Namespace, device: str,
                  data_root: Path) -> list[dict[str, Any]]:
     steps = steps_for(f"{arch}:{loss}", device, args.steps)
-    children: list[tuple[str, harness.Child]] = []
-    blocks: list[dict[str, Any]] = []
-    try:
-        for impl in impls:
-            child = start_child(impl, arch, loss, args, device, data_root, data_root)
-            children.append((impl, child))
-            child.read()
-        for round_, (impl, child) in harness.take_turns(children, args.repeats):
-            block = child.run(steps)
-            blocks.append({"arch": arch, "loss": loss, "impl": impl, "round": round_, **block})
-            print(f"round {round_ + 1}/{args.repeats} {arch}+{loss} {label(impl)}: {block['steps_per_s']:.3g} it/s",
-                  file=sys.stderr)
-        for _, child in children:
-            child.stop()
-    finally:
-        for _, child in children:
-            child.kill()
-    return blocks
+
+    def start(impl: str) -> Callable[[], harness.Child]:
+        return lambda: start_child(impl, arch, loss, args, device, data_root, data_root)
+
+    def progress(round_: int, impl: str, block: dict[str, Any]) -> None:
+        print(f"round {round_ + 1}/{args.repeats} {arch}+{loss} {label(impl)}: {block['steps_per_s']:.3g} it/s",
+              file=sys.stderr)
+
+    turns = harness.measure_in_turns([(impl, start(impl)) for impl in impls], steps, args.repeats, progress)
+    return [{"arch": arch, "loss": loss, "impl": impl, "round": round_, **block}
+            for round_, impl, block in turns.blocks]
 
 
 def summarise(blocks: list[dict[str, Any]], cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:

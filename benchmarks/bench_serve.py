@@ -39,7 +39,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import timed_calls
+
 PNG = b"\x89PNG\r\n\x1a\n"
+READY = "ready"  # a client's first message: imported and connected
 TARGET_P95_OVER_FLOOR, TARGET_API_OVER_PAGE = 4.0, 2.5
 
 
@@ -81,21 +84,16 @@ def api_client(url: str, model: str, n: int, seeds: list[int], start: object, re
                interval: float) -> None:
     import httpx
 
+    def call(seed: int) -> str | None:
+        response = client.post(f"api/v1/models/{model}/samples", json={"n": n, "seed": seed})
+        ok = response.status_code == 200 and response.content[:8] == PNG
+        return None if ok else f"HTTP {response.status_code}: {response.text[:200]}"
+
     with httpx.Client(base_url=url, timeout=120) as client:
+        results.put(READY)
         start.wait()
-        due = time.perf_counter()
-        for seed in seeds:
-            if interval:
-                due += interval
-                time.sleep(max(0.0, due - time.perf_counter()))
-            began = time.perf_counter()
-            try:
-                response = client.post(f"api/v1/models/{model}/samples", json={"n": n, "seed": seed})
-                ok = response.status_code == 200 and response.content[:8] == PNG
-                error = None if ok else f"HTTP {response.status_code}: {response.text[:200]}"
-            except Exception as exc:  # noqa: BLE001 - every failure counts as an error
-                error = f"{type(exc).__name__}: {exc}"
-            results.put((time.perf_counter() - began, error))
+        for outcome in timed_calls(call, seeds, interval):
+            results.put(outcome)
 
 
 def page_client(url: str, model: str, n: int, seeds: list[int], start: object, results: object,
@@ -105,21 +103,17 @@ def page_client(url: str, model: str, n: int, seeds: list[int], start: object, r
     offline_environment()
     from gradio_client import Client
 
+    def call(seed: int) -> str | None:
+        path = Path(client.predict(model, seed, n, api_name="/generate"))
+        error = None if path.read_bytes()[:8] == PNG else "not a PNG"
+        path.unlink(missing_ok=True)
+        return error
+
     client = Client(url, verbose=False, analytics_enabled=False, download_files=downloads)
+    results.put(READY)
     start.wait()
-    due = time.perf_counter()
-    for seed in seeds:
-        if interval:
-            due += interval
-            time.sleep(max(0.0, due - time.perf_counter()))
-        began = time.perf_counter()
-        try:
-            path = client.predict(model, seed, n, api_name="/generate")
-            error = None if Path(path).read_bytes()[:8] == PNG else "not a PNG"
-            Path(path).unlink(missing_ok=True)
-        except Exception as exc:  # noqa: BLE001
-            error = f"{type(exc).__name__}: {exc}"
-        results.put((time.perf_counter() - began, error))
+    for outcome in timed_calls(call, seeds, interval):
+        results.put(outcome)
 
 
 def load(url: str, door: str, model: str, n: int, seeds: list[int], clients: int, tmp: Path,
@@ -137,7 +131,8 @@ def load(url: str, door: str, model: str, n: int, seeds: list[int], clients: int
             workers.append(context.Process(target=api_client, args=args))
     for worker in workers:
         worker.start()
-    time.sleep(3.0)  # let the clients import and connect
+    for _ in workers:  # every client imported and connected
+        assert results.get(timeout=300) == READY
     began = time.perf_counter()
     start.set()
     outcomes = [results.get(timeout=3600) for _ in seeds]
@@ -231,13 +226,14 @@ def floor(store: object, model: str, args: argparse.Namespace) -> Result:
     torch.set_num_threads(1)
     generator = load_generator(model, store=store)
     image_grid_png(generator.sample(args.n, seed=0))
-    latencies = []
-    began = time.perf_counter()
-    for seed in range(1, args.requests + 1):
-        start = time.perf_counter()
+
+    def call(seed: int) -> None:
         image_grid_png(generator.sample(args.n, seed=seed))
-        latencies.append(time.perf_counter() - start)
-    return Result("floor (in-process)", latencies, [], time.perf_counter() - began)
+
+    began = time.perf_counter()
+    outcomes = list(timed_calls(call, range(1, args.requests + 1)))
+    return Result("floor (in-process)", [t for t, _ in outcomes], [e for _, e in outcomes if e],
+                  time.perf_counter() - began)
 
 
 def make_model(root: Path, width: int) -> tuple[object, str]:
@@ -251,16 +247,20 @@ def make_model(root: Path, width: int) -> tuple[object, str]:
 
 
 def compare(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
+    load_at_start = os.getloadavg()
     results = {"floor": floor(store, model, args)}
+    wait = [] if args.max_wait_ms is None else ["--max-wait-ms", str(args.max_wait_ms)]
     for batching, max_batch in (("on", 256), ("off", 1)):
-        with ganzoo_serve(store.home, tmp, "--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms),
+        with ganzoo_serve(store.home, tmp, "--max-batch", str(max_batch), *wait,
                           "--concurrency", str(args.concurrency)) as (url, _):
             warm(url, model, args.n, tmp)
             for door in ("api", "page"):
                 results[f"{door}-{batching}"] = measure(url, door, f"{door}, batching {batching}", model, args, tmp)
+    loads = " -> ".join("/".join(f"{x:.2f}" for x in load) for load in (load_at_start, os.getloadavg()))
     print(f"bench_serve: {args.requests} requests for {args.n} samples of {model} from {args.clients} concurrent "
-          f"clients; `ganzoo serve --concurrency {args.concurrency} --max-wait-ms {args.max_wait_ms}`, batching on "
-          f"(--max-batch 256) and off (--max-batch 1); floor: the same samples and PNGs in-process, 1 torch thread")
+          f"clients; `ganzoo serve --concurrency {args.concurrency} {' '.join(wait)}`, batching on "
+          f"(--max-batch 256) and off (--max-batch 1); floor: the same samples and PNGs in-process, 1 torch thread; "
+          f"load average (1/5/15 min) {loads}")
     for result in results.values():
         print(result.row())
     base = statistics.median(results["floor"].latencies)
@@ -321,7 +321,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--n", type=int, default=64, help="samples per request")
     parser.add_argument("--concurrency", type=int, default=2, help="the server's compute slots [default: 2]")
-    parser.add_argument("--max-wait-ms", type=float, default=2.0, help="the batcher's wait [default: 2]")
+    parser.add_argument("--max-wait-ms", type=float, default=None,
+                        help="the batcher's opt-in linger [default: the server's, 0]")
     parser.add_argument("--soak", type=float, default=0, help="instead: a soak of this many seconds at --rate")
     parser.add_argument("--rate", type=float, default=20.0, help="soak requests per second [default: 20]")
     args = parser.parse_args()

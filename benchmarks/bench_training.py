@@ -67,7 +67,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,25 +188,20 @@ def measure_case(arch: str, loss: str, args: argparse.Namespace, device: str, da
     overlap), then take turns: in each round every variant runs one block while the others wait idle on stdin.
     """
     steps = steps_for(f"{arch}:{loss}", device, args.steps)
-    children: list[tuple[str, int | None, harness.Child]] = []
-    processes: list[dict[str, Any]] = []
-    blocks: list[dict[str, Any]] = []
-    try:
-        for impl, workers in variants(args.workers):
-            child = start_child(impl, workers, arch, loss, args, device, data_root, log_dir)
-            children.append((impl, workers, child))
-            processes.append({"arch": arch, "loss": loss, **child.read()})
-        for round_, (impl, workers, child) in harness.take_turns(children, args.repeats):
-            block = child.run(steps)
-            blocks.append({"arch": arch, "loss": loss, "impl": impl, "workers": workers, "round": round_, **block})
-            print(f"round {round_ + 1}/{args.repeats} {arch}+{loss} {label(impl, workers)}: "
-                  f"{block['steps_per_s']:.3g} it/s, {1000 * block['cpu_s'] / steps:.0f} CPU ms/step",
-                  file=sys.stderr)
-        for process, (_, _, child) in zip(processes, children, strict=True):
-            process.update(child.stop())
-    finally:
-        for _, _, child in children:
-            child.kill()
+
+    def start(impl: str, workers: int | None) -> Callable[[], harness.Child]:
+        return lambda: start_child(impl, workers, arch, loss, args, device, data_root, log_dir)
+
+    def progress(round_: int, key: tuple[str, int | None], block: dict[str, Any]) -> None:
+        print(f"round {round_ + 1}/{args.repeats} {arch}+{loss} {label(*key)}: "
+              f"{block['steps_per_s']:.3g} it/s, {1000 * block['cpu_s'] / steps:.0f} CPU ms/step", file=sys.stderr)
+
+    keys = variants(args.workers)
+    turns = harness.measure_in_turns([(key, start(*key)) for key in keys], steps, args.repeats, progress)
+    processes = [{"arch": arch, "loss": loss, **ready, **finished}
+                 for ready, finished in zip(turns.ready, turns.finished, strict=True)]
+    blocks = [{"arch": arch, "loss": loss, "impl": impl, "workers": workers, "round": round_, **block}
+              for round_, (impl, workers), block in turns.blocks]
     return processes, blocks
 
 

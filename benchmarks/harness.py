@@ -275,6 +275,65 @@ def take_turns(players: Sequence[T], rounds: int) -> Iterator[tuple[int, T]]:
             yield round_, player
 
 
+K = TypeVar("K")
+
+
+@dataclass
+class Turns:
+    """What :func:`measure_in_turns` gathered: each child's ``ready()`` and ``finish()`` (in the order given) and
+    every block as (round, key, block)."""
+
+    ready: list[dict[str, Any]]
+    finished: list[dict[str, Any]]
+    blocks: list[tuple[int, Any, dict[str, Any]]]
+
+
+def measure_in_turns(children: Sequence[tuple[K, Callable[[], Child]]], steps: int, rounds: int,
+                     on_block: Callable[[int, K, dict[str, Any]], None] | None = None) -> Turns:
+    """Start each ``(key, start)`` child one after the other (each child's first line says it is ready, so
+    setups do not overlap), then let them take turns (:func:`take_turns`): in each round every child runs one block
+    of ``steps`` while the others wait idle on stdin; ``on_block(round, key, block)`` after each. Every child is
+    stopped at the end, and killed if anything failed."""
+    started: list[tuple[K, Child]] = []
+    turns = Turns([], [], [])
+    try:
+        for key, start in children:
+            child = start()
+            started.append((key, child))
+            turns.ready.append(child.read())
+        for round_, (key, child) in take_turns(started, rounds):
+            block = child.run(steps)
+            turns.blocks.append((round_, key, block))
+            if on_block is not None:
+                on_block(round_, key, block)
+        turns.finished = [child.stop() for _, child in started]
+    finally:
+        for _, child in started:
+            child.kill()
+    return turns
+
+
+# --- calls timed one after another ----------------------------------------------------------------------------
+
+
+def timed_calls(call: Callable[[T], str | None], items: Iterable[T],
+                interval: float = 0.0) -> Iterator[tuple[float, str | None]]:
+    """``call(item)`` for each item, one after another, started every ``interval`` seconds (0: back to back);
+    yields (wall seconds the call took, its error or None). An exception counts as an error, named with its
+    type, so one failed call does not end the loop."""
+    due = time.perf_counter()
+    for item in items:
+        if interval:
+            due += interval
+            time.sleep(max(0.0, due - time.perf_counter()))
+        began = time.perf_counter()
+        try:
+            error = call(item)
+        except Exception as exc:  # noqa: BLE001 - every failure counts as an error
+            error = f"{type(exc).__name__}: {exc}"
+        yield time.perf_counter() - began, error
+
+
 # --- reporting ------------------------------------------------------------------------------------------------
 
 
