@@ -160,7 +160,7 @@ def test_stats_count_what_the_batcher_did(client):
     client.post(SAMPLES.format("digits"), json={"n": 4})
     after = client.get("/api/v1/stats").json()
     assert after["computed"] == before["computed"] + 1 and after["batches"] == before["batches"] + 1
-    assert after["settings"] == {"max_batch": 256, "max_wait_ms": 2.0, "queue_size": 64, "concurrency": 2}
+    assert after["settings"] == {"max_batch": 256, "max_wait_ms": 0.0, "queue_size": 64, "concurrency": 2}
 
 
 def basic(user: str, password: str) -> dict[str, str]:

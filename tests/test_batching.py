@@ -115,6 +115,51 @@ def test_the_generator_runs_in_inference_mode_and_callers_get_plain_tensors(gene
     samples.mul_(1)  # e.g. in place (an inference tensor would refuse outside inference mode)
 
 
+def test_requests_that_queue_while_every_slot_is_busy_join_into_one_pass_with_their_own_bytes(generators):
+    """The default policy (no linger): what waits behind a busy slot is taken as one batch when the slot frees."""
+    gate, entered = threading.Event(), threading.Event()
+    batcher = held_batcher(generators, gate, entered, concurrency=1)
+    assert batcher.max_wait_ms == 0
+    try:
+        first = batcher.submit("digits:1", 4, 0)
+        assert entered.wait(60)
+        wait_for(lambda: batcher.waiting == 0)  # the only slot holds the first request
+        backlog = [batcher.submit("digits:1", n, seed) for seed, n in enumerate(SIZES, start=11)]
+        assert batcher.waiting == len(SIZES)
+        gate.set()
+        first.result(60)
+        results = [future.result(60) for future in backlog]
+    finally:
+        gate.set()
+        batcher.close()
+    assert batcher.stats.batches == 2 and batcher.stats.largest_batch == sum(padded_rows(n) for n in SIZES)
+    for (seed, n), samples in zip(enumerate(SIZES, start=11), results, strict=True):
+        assert torch.equal(samples, generators["digits:1"].sample(n, seed=seed)), (n, seed)
+
+
+def test_a_free_slot_takes_a_request_at_once_instead_of_joining_it_to_a_busy_one(generators):
+    """Two slots, two requests: both are computed at the same time, one per slot, not joined into one pass."""
+    gate, lookups = threading.Event(), []
+
+    def generator_for(ref):
+        lookups.append(ref)
+        assert gate.wait(60)
+        return generators[ref]
+
+    batcher = Batcher(generator_for, concurrency=2)
+    try:
+        futures = [batcher.submit("digits:1", 4, seed) for seed in (0, 1)]
+        wait_for(lambda: len(lookups) == 2)  # both slots hold one request each
+        assert batcher.waiting == 0
+        gate.set()
+        results = [future.result(60) for future in futures]
+    finally:
+        gate.set()
+        batcher.close()
+    assert batcher.stats.batches == 2 and batcher.stats.largest_batch == padded_rows(4)
+    assert all(torch.equal(r, generators["digits:1"].sample(4, seed=s)) for s, r in enumerate(results))
+
+
 def test_a_full_queue_refuses_at_once_and_memory_does_not_grow(generators):
     gate, entered = threading.Event(), threading.Event()
     batcher = held_batcher(generators, gate, entered, queue_size=2, max_wait_ms=0, concurrency=1)

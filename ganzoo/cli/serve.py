@@ -29,7 +29,9 @@ def serve(
     max_batch: int = typer.Option(validation.DEFAULT_MAX_BATCH, "--max-batch",
                                   help="samples one forward pass may join from concurrent requests (1: no batching)"),
     max_wait_ms: float = typer.Option(validation.DEFAULT_MAX_WAIT_MS, "--max-wait-ms",
-                                      help="how long a batch waits for more requests of the same model"),
+                                      help="opt-in linger: how long the last free compute slot waits for more "
+                                           "requests of the same model (0: never; batches then form only from "
+                                           "requests that queued while every slot was busy)"),
     queue_size: int = typer.Option(validation.DEFAULT_QUEUE_SIZE, "--queue-size",
                                    help="sample requests waiting for a forward pass beyond which the server answers "
                                         "busy (HTTP 429)"),

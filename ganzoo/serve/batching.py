@@ -3,9 +3,17 @@
 Model servers do this (Triton's and TorchServe's dynamic batching, BentoML's adaptive batching): four clients
 asking for 64 samples of the same model at about the same time cost one forward pass of 256 rows instead of four
 of 64. :class:`Batcher` keeps the requests that wait, over all models, in one bounded queue; ``concurrency``
-worker threads (the compute slots) each take the oldest waiting request, wait up to ``max_wait_ms`` for more
-requests for the same model while fewer than ``max_batch`` rows are collected (each request counts its n rounded
-up to whole 16-row blocks, :func:`ganzoo.runs.noise.padded_rows`), and run them as one batch:
+worker threads (the compute slots) take them. The policy never leaves compute idle to form a batch:
+
+- a free slot takes the oldest waiting request's model at once, never waiting for company (``max_wait_ms=0``,
+  the default);
+- requests join only from a backlog, i.e. more requests waiting than there are slots: a free slot takes its
+  share of the waiting requests, one ``concurrency``-th of them rounded up (so up to ``concurrency`` waiting
+  requests still run one per slot, side by side on a core each, instead of one batch of twice the rows on one
+  core while the other slot is about to free), at most ``max_batch`` rows (each request counts its n rounded up
+  to whole 16-row blocks, :func:`ganzoo.runs.noise.padded_rows`);
+- ``max_wait_ms > 0`` is an opt-in linger for light loads: the last free slot waits up to that long after the
+  oldest request arrived for more requests of its model (bigger batches, later answers);
 
 - every caller's noise is drawn from its own seed (:func:`ganzoo.runs.noise.seeded_noise`, exactly what
   ``ganzoo sample`` draws), the noises are concatenated, the generator (in eval mode) runs once under
@@ -89,6 +97,7 @@ class Batcher:
         self._waiting: dict[str, deque[_Request]] = {}
         self._count = 0
         self._collecting: set[str] = set()  # models a worker is gathering a batch for
+        self._busy = 0  # workers computing a batch (the others are free)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._workers: list[threading.Thread] = []
@@ -156,8 +165,8 @@ class Batcher:
         return min(heads)[1] if heads else None
 
     def _take_batch(self) -> list[_Request] | None:
-        """Wait for requests, gather one model's batch (up to max_batch samples or max_wait_ms), take it out of the
-        queue. None once closed."""
+        """Wait for requests, take this slot's share of one model's waiting requests out of the queue (see the
+        module's text) and count this slot busy. None once closed."""
         with self._changed:
             while True:
                 if self._closed:
@@ -169,22 +178,27 @@ class Batcher:
             queue = self._waiting[ref]
             self._collecting.add(ref)
             try:
-                deadline = queue[0].arrived + self.max_wait_ms / 1000
-                while not self._closed and sum(padded_rows(r.n) for r in queue) < self.max_batch:
-                    left = deadline - time.perf_counter()
-                    if left <= 0:
-                        break
-                    self._changed.wait(left)
+                free = len(self._workers) - self._busy  # this slot included
+                if self.max_wait_ms > 0 and free == 1:  # the opt-in linger of the last free slot
+                    deadline = queue[0].arrived + self.max_wait_ms / 1000
+                    while not self._closed and sum(padded_rows(r.n) for r in queue) < self.max_batch:
+                        left = deadline - time.perf_counter()
+                        if left <= 0:
+                            break
+                        self._changed.wait(left)
+                share = -(-self._count // self.concurrency)  # the other slots, free or about to be, take the rest
                 batch: list[_Request] = []
-                rows = 0
-                while queue and (not batch or rows + padded_rows(queue[0].n) <= self.max_batch):
+                rows = taken = 0
+                while queue and taken < share and (not batch or rows + padded_rows(queue[0].n) <= self.max_batch):
                     request = queue.popleft()
                     self._count -= 1
+                    taken += 1
                     if request.future.set_running_or_notify_cancel():  # False: the caller gave up meanwhile
                         batch.append(request)
                         rows += padded_rows(request.n)
                 if not queue:
                     del self._waiting[ref]
+                self._busy += 1
             finally:
                 self._collecting.discard(ref)
                 self._changed.notify_all()
@@ -195,8 +209,12 @@ class Batcher:
             batch = self._take_batch()
             if batch is None:
                 return
-            if batch:
-                self._run(batch)
+            try:
+                if batch:
+                    self._run(batch)
+            finally:
+                with self._lock:
+                    self._busy -= 1
 
     def _run(self, batch: list[_Request]) -> None:
         try:

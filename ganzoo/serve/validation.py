@@ -18,9 +18,9 @@ from ganzoo.store import parse_ref
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860  # this machine only, unless asked otherwise
 DEFAULT_CACHE_SIZE, DEFAULT_MAX_QUEUE, DEFAULT_CONCURRENCY = 4, 64, 2
 MAX_CACHE, MAX_QUEUE, MAX_CONCURRENCY = 256, 10_000, 64
-# dynamic batching (ganzoo/serve/batching.py): samples per forward pass, how long a batch waits for more requests,
+# dynamic batching (ganzoo/serve/batching.py): samples per forward pass, the opt-in linger of the last free slot,
 # how many sample requests may wait before the server answers busy (HTTP 429)
-DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, DEFAULT_QUEUE_SIZE = 256, 2.0, 64
+DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, DEFAULT_QUEUE_SIZE = 256, 0.0, 64
 MAX_BATCH, MAX_WAIT_MS = 4096, 1000.0
 # request inputs
 MAX_SAMPLES = 256
