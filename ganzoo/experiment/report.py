@@ -38,7 +38,7 @@ def report_markdown(spec: ExperimentSpec, facts: dict[str, Any], findings: Findi
     for table in findings.tables:
         lines += [table.markdown(), ""]
     lines += ["## Numbers", "", "| name | value |", "|---|---|"]
-    lines += [f"| {k} | {_number(v)} |" for k, v in findings.numbers.items()]
+    lines += [f"| `{k}` | {_number(v)} |" for k, v in findings.numbers.items()]  # code: names hold [ ]
     lines.append("")
     if findings.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in findings.notes] + [""]
