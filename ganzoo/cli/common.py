@@ -8,10 +8,9 @@ from typing import Any
 
 import typer
 
-from ganzoo.errors import GanzooError
 from ganzoo.plugin.loading import get_registry
 from ganzoo.plugin.registry import Registry
-from ganzoo.runs.config import parse_value
+from ganzoo.runs.config import parse_key_values
 from ganzoo.store import ModelStore
 
 #: The registries whose load failures this command has already warned about (a command warns once).
@@ -53,12 +52,7 @@ EXECUTOR_OPTION = typer.Option([], "--executor-option", help="key=value option o
 
 def executor_options(items: list[str], workers: int | None, address: str | None) -> dict[str, Any]:
     """The executor's options from ``--executor-option key=value`` (repeatable), ``--workers`` and ``--address``."""
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise GanzooError(f"--executor-option expects key=value, got {item!r}", hint="e.g. cpus_per_trial=2")
-        options[key.strip()] = parse_value(value.strip())
+    options = parse_key_values(items, "--executor-option", "cpus_per_trial=2")
     if workers is not None:
         options["workers"] = workers
     if address is not None:

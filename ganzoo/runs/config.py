@@ -203,15 +203,22 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    """``["lambda=5", "arch.width=32"]`` -> ``{"lambda": 5, "arch.width": 32}``."""
+def parse_key_values(items: Sequence[str], flag: str = "--set",
+                     example: str = "--set lambda=5 --set arch.width=32") -> dict[str, Any]:
+    """``["lambda=5", "arch.width=32"]`` -> ``{"lambda": 5, "arch.width": 32}`` (values as :func:`parse_value`
+    reads them); an item without ``key=`` is refused naming ``flag``, with ``example`` as the fix."""
     parsed: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}", hint="e.g. --set lambda=5 --set arch.width=32")
+            raise ConfigError(f"{flag} expects key=value, got {item!r}", hint=f"e.g. {example}")
         parsed[key.strip()] = parse_value(value.strip())
     return parsed
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """``--set`` values: ``["lambda=5", "arch.width=32"]`` -> ``{"lambda": 5, "arch.width": 32}``."""
+    return parse_key_values(items)
 
 
 #: ``TrainConfig.sources`` of the values a user chose (the rest are defaults): what a command must repeat.
