@@ -77,7 +77,7 @@ class Clipping(Experiment):
             spread = (math.log10(per_layer[0] / per_layer[-1]) if per_layer and per_layer[0] and per_layer[-1]
                       else None)
             numbers[f"spread[{name}]"] = spread
-            numbers[f"dead[{name}]"] = float(all(v is not None and v < DEAD for v in per_layer))
+            numbers[f"dead[{name}]"] = float(bool(per_layer) and all(v is not None and v < DEAD for v in per_layer))
             numbers[f"first_layer[{name}]"] = per_layer[0]
             numbers[f"last_layer[{name}]"] = per_layer[-1]
             rows.append([name, len(runs), per_layer[0], per_layer[-1], spread])
