@@ -18,6 +18,10 @@ from ganzoo.runs.noise import MAX_SEED, check_seed
 
 LR_SCHEDULES = ("constant", "linear")
 CRITIC_SCHEDULES = ("constant", "wgan-reference")
+#: What the generator's moving average does with its normalisation statistics (ganzoo.train.averaging): recompute
+#: them for the averaged weights ("standing statistics", the default) or average them with the weights.
+EMA_BN_RECOMPUTE, EMA_BN_AVERAGE = "recompute", "average"
+EMA_BN_MODES = (EMA_BN_RECOMPUTE, EMA_BN_AVERAGE)
 WGAN_REFERENCE_DITERS = 100  # critic iterations of the reference code's warm-up and every 500th generator step
 #: Arithmetic of a run (ganzoo.runs.precision): fp32 (the papers'), bf16 autocast, fp16 autocast + gradient scaling.
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -76,6 +80,9 @@ class TrainConfig:
                                         "stored beside the raw generator, sampled and evaluated by default")
     ema_start: int = setting(RUN, 0, help="generator step from which the average is taken (before: a copy of the raw "
                                           "generator) [default: 0, the initial weights]")
+    ema_bn: str = setting(RUN, EMA_BN_RECOMPUTE, help="the average's batch-norm statistics: recompute (for the "
+                          "averaged weights, from fixed noise, whenever it is saved: standing statistics) or "
+                          "average (with the weights' decay, as ganzoo did before) [default: recompute]")
     critic_schedule: str = setting(RUN, "constant", help="constant (n_critic every step: Algorithm 1), or "
                                    "wgan-reference: 100 critic steps for the first 25 generator steps and every "
                                    "500th (Arjovsky et al.'s code)")
@@ -134,6 +141,9 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be a number in (0, 1), got {value!r}", hint=f"e.g. --set {key}=4e-4")
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be a number in [0, 1) (0: off), got {self.ema!r}", hint="e.g. --set ema=0.999")
+        if self.ema_bn not in EMA_BN_MODES:
+            raise ConfigError(f"ema_bn must be one of {', '.join(EMA_BN_MODES)}, got {self.ema_bn!r}",
+                              hint="e.g. --set ema_bn=average")
         if self.critic_schedule not in CRITIC_SCHEDULES:
             raise ConfigError(f"critic_schedule must be one of {', '.join(CRITIC_SCHEDULES)}, "
                               f"got {self.critic_schedule!r}", hint="e.g. --set critic_schedule=wgan-reference")

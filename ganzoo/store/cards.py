@@ -22,7 +22,7 @@ from typing import Any
 
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
-from ganzoo.runs.config import USER_SOURCES
+from ganzoo.runs.config import EMA_BN_AVERAGE, EMA_BN_RECOMPUTE, USER_SOURCES
 
 TEMPLATE_PATH = ("templates", "model_card.md")  # inside the ganzoo.store package (package data)
 DEFAULT_LICENSE = "apache-2.0"
@@ -31,7 +31,8 @@ SECTIONS = ("Model details", "Training", "Evaluation", "Samples", "Uses and limi
 KIND_TITLES = {"arch": "Architecture", "loss": "Loss", "dataset": "Data set"}
 HYPERPARAMETERS = ("optimizer", "lr", "betas", "n_critic", "batch_size", "latent_dim", "lr_schedule", "steps", "seed")
 #: Shown only when they differ from ganzoo's default (off / follow lr).
-OPTIONAL_HYPERPARAMETERS = {"lr_g": None, "lr_d": None, "ema": 0.0, "ema_start": 0, "critic_schedule": "constant"}
+OPTIONAL_HYPERPARAMETERS = {"lr_g": None, "lr_d": None, "ema": 0.0, "ema_start": 0, "ema_bn": EMA_BN_RECOMPUTE,
+                            "critic_schedule": "constant"}
 GANZOO_BIBTEX = """@software{ganzoo,
   title = {ganzoo: a plugin-based GAN zoo},
   version = {%s},
@@ -151,7 +152,18 @@ def _weights_lines(config: Mapping[str, Any]) -> list[str]:
     return [f"- **Generator weights**: the averaged generator (exponential moving average of the weights, decay "
             f"{decay:g}, from step {start}; `generator_ema.safetensors`) is what `ganzoo sample`, `ganzoo eval`, "
             "`load_generator` and the sampling page use; the raw generator (`generator.safetensors`) is kept "
-            "beside it (`--raw`, `load_generator(..., raw=True)`)"]
+            "beside it (`--raw`, `load_generator(..., raw=True)`)",
+            f"- **Averaged generator's batch-norm statistics** (if it has batch norm): {_ema_bn(config)}"]
+
+
+def _ema_bn(config: Mapping[str, Any]) -> str:
+    """How the averaged generator's normalisation statistics were made (``ema_bn``; a model stored before ganzoo
+    recorded it had them averaged)."""
+    mode = config["train_config"].get("ema_bn")
+    if mode == EMA_BN_RECOMPUTE:
+        return "recomputed for the averaged weights from fixed noise (standing statistics, `ema_bn=recompute`)"
+    recorded = "`ema_bn=average`" if mode == EMA_BN_AVERAGE else "stored before ganzoo recorded `ema_bn`"
+    return f"averaged with the weights' decay ({recorded})"
 
 
 def _training(config: Mapping[str, Any]) -> str:

@@ -81,7 +81,8 @@ def build_parts(config: TrainConfig, registry: Registry, ranks: Ranks | None = N
     lr_g, lr_d = config.learning_rates()
     opt_g, opt_d = make_optimizer(config, generator.parameters(), lr_g), make_optimizer(config, critic.parameters(),
                                                                                           lr_d)
-    ema = GeneratorAverage(generator, config.ema, config.ema_start) if config.ema > 0 else None
+    ema = GeneratorAverage(generator, config.ema, config.ema_start, bn=config.ema_bn, batch_size=config.batch_size,
+                           latent_dim=config.latent_dim) if config.ema > 0 else None
     return Parts(loss, data, generator, critic, device, opt_g, opt_d,
                  [make_scheduler(config, opt) for opt in (opt_g, opt_d)], ranks, ema, precision)
 

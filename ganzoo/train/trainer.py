@@ -139,7 +139,7 @@ class Trainer:
             **({"rng_global_ranks": self.ranks.gather_states(self.global_rng.state)} if self.ranks.distributed
                else {}),
             "data": self.data.state_dict(), "fixed_z": self.fixed_z, "elapsed": self.elapsed,
-            **({"generator_ema": self.ema.module.state_dict()} if self.ema is not None else {}),
+            **({"generator_ema": self.ema.state_dict()} if self.ema is not None else {}),
             "precision": self.precision.state_dict(),
         }
 
@@ -158,7 +158,7 @@ class Trainer:
         self.fixed_z = state["fixed_z"].to(self.device)
         self.elapsed = float(state["elapsed"])
         if self.ema is not None:
-            self.ema.module.load_state_dict(state["generator_ema"])
+            self.ema.load_state_dict(state["generator_ema"])
         self.precision.load_state_dict(state.get("precision", {}))
 
     def checkpoint(self) -> Path:
