@@ -45,7 +45,7 @@ import harness
 import reference_gan
 import torch
 import training_cases
-from bench_training import FLUSH_EVERY, parse_case, steps_for
+from bench_training import FLUSH_EVERY, parse_cases, steps_for
 from training_cases import BATCH, DATASET
 
 DEFAULT_CASES = ("dcgan:wgan-gp", "dcgan:non-saturating", "mlp:wgan")
@@ -166,10 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         impl, arch, loss = args.serve  # "reference" or a variant
         harness.serve(open_measurement(impl, arch, loss, args))
         return 0
-    try:
-        cases = [parse_case(c) for c in args.cases]
-    except argparse.ArgumentTypeError as exc:
-        parser.error(str(exc))
+    cases = parse_cases(parser, args.cases)
     device = args.device or harness.auto_device()
     fast, why = training_cases.bf16_speed(device)
     info = harness.machine()

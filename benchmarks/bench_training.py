@@ -109,6 +109,14 @@ def parse_case(text: str) -> tuple[str, str]:
     return arch, loss
 
 
+def parse_cases(parser: argparse.ArgumentParser, texts: Sequence[str]) -> list[tuple[str, str]]:
+    """Every ``--cases`` entry as (arch, loss); a bad one ends the script with the parser's usage error."""
+    try:
+        return [parse_case(text) for text in texts]
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+
+
 def steps_for(case: str, device: str, steps: int | None) -> int:
     if steps is not None:
         return steps
@@ -314,10 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(measure_one(impl, arch, loss, args)))
         return 0
 
-    try:
-        cases = [parse_case(c) for c in args.cases]
-    except argparse.ArgumentTypeError as exc:
-        parser.error(str(exc))
+    cases = parse_cases(parser, args.cases)
     device = args.device or harness.auto_device()
     info = harness.machine()
     info.update({"device": device, "threads": args.threads, "workers": args.workers, "repeats": args.repeats,

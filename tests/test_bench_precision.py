@@ -3,31 +3,11 @@ with, and the parity verdict (a precision agrees when its mean FID moves less th
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SIBLINGS = ("bench_training", "harness", "reference_gan", "training_cases")
-
-
-def load_script(name: str) -> Iterator[ModuleType]:
-    """A script of benchmarks/ loaded as it runs: its sibling modules importable by name."""
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        for loaded in (spec.name, *SIBLINGS):
-            sys.modules.pop(loaded, None)
-        sys.path.remove(str(BENCHMARKS))
+from bench_support import load_script
 
 
 @pytest.fixture(scope="module")

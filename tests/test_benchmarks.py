@@ -8,38 +8,23 @@ that the driver runs end to end on a tiny budget.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_support import BENCHMARKS, load_script
 from data_support import needs_fashion
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 BENCH = BENCHMARKS / "bench_training.py"
-#: benchmarks/ is a folder of scripts, not a package: they import their sibling modules by name, which works
-#: because Python puts a script's folder on sys.path; loading the script here needs the same.
-SIBLINGS = ("harness", "reference_gan", "training_cases")
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
     """benchmarks/bench_training.py loaded as the script runs: its sibling modules importable by name."""
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as an import registers it; removed again below
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        for name in (spec.name, *SIBLINGS):
-            sys.modules.pop(name, None)
-        sys.path.remove(str(BENCHMARKS))
+    yield from load_script("bench_training")
 
 
 @pytest.fixture(scope="module")
