@@ -220,10 +220,12 @@ def warm(url: str, model: str, n: int, tmp: Path) -> None:
 def floor(store: object, model: str, args: argparse.Namespace) -> Result:
     import torch
 
+    from ganzoo.runs.allocator import keep_freed_memory
     from ganzoo.runs.plots import image_grid_png
     from ganzoo.store.loading import load_generator
 
     torch.set_num_threads(1)
+    keep_freed_memory()  # as `ganzoo serve` does
     generator = load_generator(model, store=store)
     image_grid_png(generator.sample(args.n, seed=0))
 
@@ -308,6 +310,9 @@ def soak(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
     print(result.row())
     print(f"  server RSS: start {start_rss:.0f} MiB, end {end_rss:.0f} MiB, max {max(samples_rss + [end_rss]):.0f} "
           f"MiB (sampled every 10 s); change {end_rss - start_rss:+.0f} MiB")
+    every = max(1, len(samples_rss) // 10)
+    print("  RSS over the soak (MiB): " + ", ".join(f"{(i + 1) * 10:.0f} s {rss:.0f}"
+                                                for i, rss in enumerate(samples_rss) if (i + 1) % every == 0))
     if result.errors:
         print(f"  first error: {result.errors[0]}")
     return 1 if result.errors else 0

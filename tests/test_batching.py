@@ -160,6 +160,41 @@ def test_a_free_slot_takes_a_request_at_once_instead_of_joining_it_to_a_busy_one
     assert all(torch.equal(r, generators["digits:1"].sample(4, seed=s)) for s, r in enumerate(results))
 
 
+def test_a_free_slot_takes_its_share_of_a_backlog_not_all_of_it(generators):
+    """Two slots busy, six requests waiting: the slot that frees first takes ceil(6 / 2) = 3 of them, the next
+    ceil(3 / 2) = 2, the last one what is left, and every caller still gets its own seed's samples."""
+    gate, lookups, joined = threading.Event(), [], []
+
+    def generator_for(ref):
+        lookups.append(ref)
+        assert gate.wait(60)
+        return generators[ref]
+
+    class Recording(Batcher):
+        def _take_batch(self):  # the size of every batch a slot took
+            batch = super()._take_batch()
+            if batch:
+                joined.append(len(batch))
+            return batch
+
+    batcher = Recording(generator_for, concurrency=2)
+    try:
+        held = [batcher.submit("digits:1", 4, seed) for seed in (0, 1)]
+        wait_for(lambda: len(lookups) == 2)  # both slots hold one request each
+        backlog = [batcher.submit("digits:1", 4, seed) for seed in range(10, 16)]
+        assert batcher.waiting == 6
+        gate.set()
+        results = [future.result(60) for future in held + backlog]
+    finally:
+        gate.set()
+        batcher.close()
+    assert sorted(joined) == [1, 1, 1, 2, 3]  # taking all six at once would give [1, 1, 6]
+    assert batcher.stats.largest_batch == 3 * padded_rows(4)
+    assert batcher.stats.batches == 5 and batcher.stats.computed == 8
+    for seed, samples in zip((0, 1, *range(10, 16)), results, strict=True):
+        assert torch.equal(samples, generators["digits:1"].sample(4, seed=seed)), seed
+
+
 def test_a_full_queue_refuses_at_once_and_memory_does_not_grow(generators):
     gate, entered = threading.Event(), threading.Event()
     batcher = held_batcher(generators, gate, entered, queue_size=2, max_wait_ms=0, concurrency=1)

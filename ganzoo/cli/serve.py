@@ -62,8 +62,11 @@ def serve(
     typer.echo("ganzoo serve: loading Gradio (takes a few seconds)...", err=True)
     import torch
 
+    from ganzoo.runs.allocator import keep_freed_memory
+
     # `concurrency` batches compute at once: split the cores between them instead of oversubscribing
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // concurrency))
+    keep_freed_memory()  # forward passes reuse freed memory instead of faulting it in again (docs/serving.md)
     app = build_server(auth=credentials, cache_size=cache_size, max_queue=max_queue, concurrency=concurrency,
                        max_batch=max_batch, max_wait_ms=max_wait_ms, queue_size=queue_size, precision=precision)
     service = app.state.ganzoo_service
@@ -73,6 +76,9 @@ def serve(
         typer.echo("  the store is empty: `ganzoo train ...` stores a model when it finishes, "
                    "`ganzoo models import DIR` adds an exported one; the Distances tab works without models")
     url = url_of(sock)
+    # what start-up made (Gradio, FastAPI, torch: some 330,000 objects) lives as long as the server; frozen, the
+    # garbage collector's full passes while serving skip it instead of walking it for 200 ms (docs/serving.md)
+    gc.freeze()
     typer.echo(f"ganzoo serve: open {url}  (API: {url}api/v1/models, schema {url}api/v1/openapi.json; "
                "see docs/serving.md; Ctrl-C stops)")
     run(app, sock)
