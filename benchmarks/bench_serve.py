@@ -44,6 +44,7 @@ from harness import timed_calls
 PNG = b"\x89PNG\r\n\x1a\n"
 READY = "ready"  # a client's first message: imported and connected
 TARGET_P95_OVER_FLOOR, TARGET_API_OVER_PAGE = 4.0, 2.5
+RSS_EVERY_S = 10  # the soak samples the server's resident memory this often
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -293,7 +294,7 @@ def soak(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
         done = Event()
 
         def watch() -> None:
-            while not done.wait(10):
+            while not done.wait(RSS_EVERY_S):
                 samples_rss.append(rss_mib(pid))
 
         watcher = Thread(target=watch, daemon=True)
@@ -309,9 +310,9 @@ def soak(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
           f"from {args.clients} clients over {wall:.0f} s")
     print(result.row())
     print(f"  server RSS: start {start_rss:.0f} MiB, end {end_rss:.0f} MiB, max {max(samples_rss + [end_rss]):.0f} "
-          f"MiB (sampled every 10 s); change {end_rss - start_rss:+.0f} MiB")
+          f"MiB (sampled every {RSS_EVERY_S} s); change {end_rss - start_rss:+.0f} MiB")
     every = max(1, len(samples_rss) // 10)
-    print("  RSS over the soak (MiB): " + ", ".join(f"{(i + 1) * 10:.0f} s {rss:.0f}"
+    print("  RSS over the soak (MiB): " + ", ".join(f"{(i + 1) * RSS_EVERY_S} s {rss:.0f}"
                                                 for i, rss in enumerate(samples_rss) if (i + 1) % every == 0))
     if result.errors:
         print(f"  first error: {result.errors[0]}")

@@ -13,7 +13,7 @@ settings).
 to that size come from the heap) and ``M_TRIM_THRESHOLD`` to 64 MiB (the heap keeps up to that much freed memory
 instead of returning it at once). The cost is freed memory held between passes, bounded by the trim threshold per
 allocator arena (glibc keeps one per thread that allocates, up to 8 per core), not growing with the load
-(``benchmarks/bench_serve.py --soak`` prints the server's RSS at the start and the end). Elsewhere than glibc
+(``benchmarks/bench_serve.py --soak`` prints the server's RSS over ten minutes of load). Elsewhere than glibc
 (macOS, Windows, musl) it does nothing.
 """
 
@@ -39,4 +39,6 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) & bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    mmap_set = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1  # mallopt returns 1 on success
+    trim_set = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
+    return mmap_set and trim_set
