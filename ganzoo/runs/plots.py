@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ganzoo.runs.files import atomic_write, atomic_write_bytes
@@ -23,14 +24,29 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=100)
 
 
+PNG_COMPRESS_LEVEL = 3
+"""zlib level of the sample grids' PNGs. Measured on 64 Fashion-MNIST images (an 8 x 8 grid, greyscale): level 3
+encodes in 1.7 ms into 28.3 KB, Pillow's default 6 in 2.7 ms into 26.5 KB; on RGB grids level 3 is 1.8x faster
+than 6 and was smaller too (docs/serving.md)."""
+
+
 def image_grid_png(images: Tensor, nrow: int | None = None) -> bytes:
-    """Images in [-1, 1] ([N, C, H, W]) as the bytes of one PNG grid (``int(sqrt(N))`` per row, 2 px padding)."""
-    from torchvision.utils import save_image
+    """Images in [-1, 1] ([N, C, H, W]) as the bytes of one PNG grid (``int(sqrt(N))`` per row, 2 px black
+    padding). One-channel images give a greyscale PNG, three-channel ones an RGB PNG; the pixels are those
+    torchvision's ``save_image`` writes (``round(255 * x)`` of x in [0, 1])."""
+    from PIL import Image
+    from torchvision.utils import make_grid
 
     images = images.detach().float().cpu().clamp(-1, 1).add(1).div(2)
+    channels = images.shape[1]
     nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
+    grid = make_grid(images, nrow=nrow, padding=2)  # one channel is repeated into three
+    pixels = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+    if channels == 1:
+        pixels = pixels[:1]
+    array = pixels.permute(1, 2, 0).squeeze(2).contiguous().numpy()
     buffer = io.BytesIO()
-    save_image(images, buffer, nrow=nrow, padding=2, format="png")
+    Image.fromarray(array).save(buffer, format="png", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
