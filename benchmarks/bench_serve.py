@@ -12,12 +12,15 @@ defaults (``--concurrency 2``: two compute slots, one torch thread each on two c
 
 A request's latency is the client's wall time until the whole PNG is in hand. Seeds differ per request. One
 warm-up request per door loads the model first. The **floor** is the same work with no server: the same 64
-samples drawn and the same PNG encoded in this process, one request after another, on one torch thread.
+samples drawn and the same PNG encoded in this process, one request after another, on one torch thread; beside it
+the same requests from ``--clients`` threads of this process at once (the cores' queueing without a server: 4
+callers on 2 cores wait for each other, so no server can answer them as fast as one caller alone).
 
 Without ``--model`` the script trains a DCGAN (width 64, the architecture's default) with wgan-gp on scikit-learn's
 digits for 2 steps into a temporary store: barely trained, but sampling costs what a trained one of that size costs.
 
     .venv/bin/python benchmarks/bench_serve.py                        # the comparison, ~2 minutes
+    .venv/bin/python benchmarks/bench_serve.py --repeat 5             # 5 comparisons and the ratios' median
     .venv/bin/python benchmarks/bench_serve.py --soak 600 --rate 20   # 10 minutes at 20 requests/s: RSS, errors
 
 Exit status 1 if any request failed.
@@ -64,6 +67,8 @@ class Result:
     wall: float
     batches: int | None = None
     computed: int | None = None
+    cpu: float | None = None  # CPU seconds the server (or the floor's process) used for these requests
+
 
     @property
     def throughput(self) -> float:
@@ -72,10 +77,11 @@ class Result:
     def row(self) -> str:
         lat = self.latencies
         batching = f"{self.computed / self.batches:5.2f}" if self.batches else "    -"
+        cpu = f"{self.cpu / len(lat) * 1000:5.1f} ms" if self.cpu is not None else "      -"
         p50, p95 = percentile(lat, 50) * 1000, percentile(lat, 95) * 1000
         return (f"  {self.label:<22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms"
                 f"   max {max(lat) * 1000:7.1f} ms   {self.throughput:6.1f} req/s   errors {len(self.errors):3d}"
-                f"   requests per forward pass {batching}")
+                f"   requests per forward pass {batching}   CPU per request {cpu}")
 
 
 # --- clients (separate processes, so that clients and server share no GIL) ------------------------------------
@@ -194,12 +200,18 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def measure(url: str, door: str, label: str, model: str, args: argparse.Namespace, tmp: Path) -> Result:
-    before = stats(url)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(url: str, pid: int, door: str, label: str, model: str, args: argparse.Namespace, tmp: Path) -> Result:
+    before, cpu_before = stats(url), cpu_seconds(pid)
     outcomes, wall = load(url, door, model, args.n, list(range(1, args.requests + 1)), args.clients, tmp)
-    after = stats(url)
+    cpu, after = cpu_seconds(pid) - cpu_before, stats(url)
     return Result(label, [t for t, _ in outcomes], [e for _, e in outcomes if e], wall,
-                  after["batches"] - before["batches"], after["computed"] - before["computed"])
+                  after["batches"] - before["batches"], after["computed"] - before["computed"], cpu)
 
 
 def warm(url: str, model: str, n: int, tmp: Path) -> None:
@@ -218,7 +230,11 @@ def warm(url: str, model: str, n: int, tmp: Path) -> None:
 # --- the floor: the same work, no server ---------------------------------------------------------------------------
 
 
-def floor(store: object, model: str, args: argparse.Namespace) -> Result:
+def floor(store: object, model: str, args: argparse.Namespace) -> tuple[Result, Result]:
+    """(one caller: the issue's floor, requests one after another; ``--clients`` callers at once: the same
+    requests from that many threads of this process, i.e. what queueing on the cores costs without a server)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from ganzoo.runs.allocator import keep_freed_memory
@@ -233,10 +249,16 @@ def floor(store: object, model: str, args: argparse.Namespace) -> Result:
     def call(seed: int) -> None:
         image_grid_png(generator.sample(args.n, seed=seed))
 
-    began = time.perf_counter()
-    outcomes = list(timed_calls(call, range(1, args.requests + 1)))
-    return Result("floor (in-process)", [t for t, _ in outcomes], [e for _, e in outcomes if e],
-                  time.perf_counter() - began)
+    def run(label: str, callers: int) -> Result:
+        seeds = list(range(1, args.requests + 1))
+        began, cpu_before = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(callers) as pool:
+            parts = pool.map(lambda i: list(timed_calls(call, seeds[i::callers])), range(callers))
+            outcomes = [outcome for part in parts for outcome in part]
+        return Result(label, [t for t, _ in outcomes], [e for _, e in outcomes if e], time.perf_counter() - began,
+                      cpu=time.process_time() - cpu_before)
+
+    return run("floor (in-process)", 1), run(f"floor, {args.clients} callers", args.clients)
 
 
 def make_model(root: Path, width: int) -> tuple[object, str]:
@@ -249,20 +271,31 @@ def make_model(root: Path, width: int) -> tuple[object, str]:
     return store, "bench-dcgan"
 
 
-def compare(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
+@dataclass
+class Verdict:
+    p95_over_floor: float
+    p95_over_callers: float  # over the p95 of the floor's clients-many callers at once in-process
+    api_over_page: float
+    errors: int
+
+
+def compare(store: object, model: str, args: argparse.Namespace, tmp: Path) -> Verdict:
     load_at_start = os.getloadavg()
-    results = {"floor": floor(store, model, args)}
+    alone, together = floor(store, model, args)
+    results = {"floor": alone, "floor-together": together}
     wait = [] if args.max_wait_ms is None else ["--max-wait-ms", str(args.max_wait_ms)]
     for batching, max_batch in (("on", 256), ("off", 1)):
         with ganzoo_serve(store.home, tmp, "--max-batch", str(max_batch), *wait,
-                          "--concurrency", str(args.concurrency)) as (url, _):
+                          "--concurrency", str(args.concurrency)) as (url, pid):
             warm(url, model, args.n, tmp)
             for door in ("api", "page"):
-                results[f"{door}-{batching}"] = measure(url, door, f"{door}, batching {batching}", model, args, tmp)
+                results[f"{door}-{batching}"] = measure(url, pid, door, f"{door}, batching {batching}", model, args,
+                                                        tmp)
     loads = " -> ".join("/".join(f"{x:.2f}" for x in load) for load in (load_at_start, os.getloadavg()))
     print(f"bench_serve: {args.requests} requests for {args.n} samples of {model} from {args.clients} concurrent "
           f"clients; `ganzoo serve --concurrency {args.concurrency} {' '.join(wait)}`, batching on "
-          f"(--max-batch 256) and off (--max-batch 1); floor: the same samples and PNGs in-process, 1 torch thread; "
+          f"(--max-batch 256) and off (--max-batch 1); floor: the same samples and PNGs in-process, 1 torch thread, "
+          f"one caller and {args.clients} at once; "
           f"load average (1/5/15 min) {loads}")
     for result in results.values():
         print(result.row())
@@ -272,6 +305,9 @@ def compare(store: object, model: str, args: argparse.Namespace, tmp: Path) -> i
     rate_ratio = on.throughput / results["page-on"].throughput
     print(f"  API p95 / floor p50: {p95_ratio:.2f}x (target <= {TARGET_P95_OVER_FLOOR:g}x: "
           f"{'met' if p95_ratio <= TARGET_P95_OVER_FLOOR else 'NOT met'})")
+    over_callers = percentile(on.latencies, 95) / percentile(together.latencies, 95)
+    print(f"  API p95 / p95 of the floor's {args.clients} callers at once in-process: {over_callers:.2f}x (what the "
+          f"server adds to queueing on the cores)")
     print(f"  API req/s / page req/s (batching on): {rate_ratio:.2f}x (target >= {TARGET_API_OVER_PAGE:g}x: "
           f"{'met' if rate_ratio >= TARGET_API_OVER_PAGE else 'NOT met'})")
     print(f"  batching on / off: API {on.throughput / off.throughput:.2f}x req/s, p95 "
@@ -280,7 +316,26 @@ def compare(store: object, model: str, args: argparse.Namespace, tmp: Path) -> i
     errors = [e for r in results.values() for e in r.errors]
     if errors:
         print(f"  first error: {errors[0]}")
-    return 1 if errors else 0
+    return Verdict(p95_ratio, over_callers, rate_ratio, len(errors))
+
+
+def summary(verdicts: list[Verdict]) -> None:
+    """The median, range and count of met targets over repeated comparisons."""
+    def line(label: str, values: list[float], met: int, target: str) -> None:
+        print(f"  {label}: median {statistics.median(values):.2f}x (range {min(values):.2f}x-{max(values):.2f}x), "
+              f"target {target} met in {met} of {len(values)} runs")
+
+    print(f"bench_serve over {len(verdicts)} runs:")
+    ratios = [v.p95_over_floor for v in verdicts]
+    line("API p95 / floor p50", ratios, sum(r <= TARGET_P95_OVER_FLOOR for r in ratios),
+         f"<= {TARGET_P95_OVER_FLOOR:g}x")
+    over_callers = [v.p95_over_callers for v in verdicts]
+    print(f"  API p95 / p95 of the floor's callers at once: median {statistics.median(over_callers):.2f}x "
+          f"(range {min(over_callers):.2f}x-{max(over_callers):.2f}x)")
+    rates = [v.api_over_page for v in verdicts]
+    line("API req/s / page req/s", rates, sum(r >= TARGET_API_OVER_PAGE for r in rates),
+         f">= {TARGET_API_OVER_PAGE:g}x")
+    print(f"  errors: {sum(v.errors for v in verdicts)}")
 
 
 def soak(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
@@ -329,6 +384,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=2, help="the server's compute slots [default: 2]")
     parser.add_argument("--max-wait-ms", type=float, default=None,
                         help="the batcher's opt-in linger [default: the server's, 0]")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the comparison this many times and print the ratios' median [default: 1]")
     parser.add_argument("--soak", type=float, default=0, help="instead: a soak of this many seconds at --rate")
     parser.add_argument("--rate", type=float, default=20.0, help="soak requests per second [default: 20]")
     args = parser.parse_args()
@@ -345,7 +402,12 @@ def main() -> int:
             print(f"trained a 2-step dcgan (width {args.width}) on digits in {time.perf_counter() - began:.1f} s",
                   file=sys.stderr)
         model = store.get(model).ref
-        return soak(store, model, args, tmp) if args.soak else compare(store, model, args, tmp)
+        if args.soak:
+            return soak(store, model, args, tmp)
+        verdicts = [compare(store, model, args, tmp) for _ in range(args.repeat)]
+        if args.repeat > 1:
+            summary(verdicts)
+        return 1 if any(v.errors for v in verdicts) else 0
 
 
 if __name__ == "__main__":
