@@ -342,7 +342,7 @@ def soak(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
     count = int(args.soak * args.rate)
     with ganzoo_serve(store.home, tmp, "--concurrency", str(args.concurrency)) as (url, pid):
         warm(url, model, args.n, tmp)
-        start_rss = rss_mib(pid)
+        start_rss, cpu_before = rss_mib(pid), cpu_seconds(pid)
         samples_rss: list[float] = []
         from threading import Event, Thread
 
@@ -357,10 +357,10 @@ def soak(store: object, model: str, args: argparse.Namespace, tmp: Path) -> int:
         outcomes, wall = load(url, "api", model, args.n, list(range(1, count + 1)), args.clients, tmp,
                               interval=1 / args.rate)
         done.set()
-        end_rss = rss_mib(pid)
+        end_rss, cpu = rss_mib(pid), cpu_seconds(pid) - cpu_before
         final = stats(url)
     result = Result("api soak", [t for t, _ in outcomes], [e for _, e in outcomes if e], wall,
-                    final["batches"], final["computed"])
+                    final["batches"], final["computed"], cpu)
     print(f"bench_serve soak: {count} API requests for {args.n} samples of {model} at {args.rate:g} requests/s "
           f"from {args.clients} clients over {wall:.0f} s")
     print(result.row())
