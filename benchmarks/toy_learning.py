@@ -1,4 +1,5 @@
-"""What a CPU-sized run learns on the 8-Gaussians ring: modes captured and % high-quality samples, per seed.
+"""What a CPU-sized run learns on the 8-Gaussians ring (or the 25-grid): modes captured and % high-quality samples,
+per seed.
 
 ``--loss`` picks the losses (default wgan-gp) and ``--setting`` whether each trains with the data set's
 recommendation for its loss family (``toy``, the default) or with its paper's settings (``paper``: the data set's
@@ -14,8 +15,9 @@ plugin).
 
 The loop calls ``Trainer.train_step`` as ``Trainer.run`` does; evaluation draws from its own ``torch.Generator``
 and touches neither the trainer's RNG nor torch's global stream, so the figures at the last step are those of
-the test's ``trainer.run()``. With ``--out DIR`` each seed's run directory keeps the final sample scatter
-(``DIR/seed_N/samples/step_0001500.png``).
+the test's ``trainer.run()``. ``--dataset gaussians25`` measures the same on the 25-Gaussians grid (the same
+settings: the toy sets share their recommendations). With ``--out DIR`` each seed's run directory keeps the
+final sample scatter (``DIR/seed_N/samples/step_0001500.png``).
 
 Usage::
 
@@ -23,6 +25,7 @@ Usage::
     python benchmarks/toy_learning.py --seeds 0 --out runs/toy  # one seed, keep the scatter plot
     python benchmarks/toy_learning.py --seeds 0 --set lr_schedule=constant --steps 2000   # the constant-lr run
     python benchmarks/toy_learning.py --loss minimax non-saturating wgan wgan-gp wgan-lp --setting toy paper
+    python benchmarks/toy_learning.py --dataset gaussians25 --loss wgan-gp wgan-lp --setting toy paper
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 ARCH, LOSS, DATASET = "mlp", "wgan-gp", "gaussians8"
+#: The toy sets with modes to count, and how many each has.
+MODES = {"gaussians8": 8, "gaussians25": 25}
 SETTINGS = ("toy", "paper")
 #: The step budget of a comparison: gaussians8's recommendation, used for the paper setting too.
 STEPS = 1500
@@ -72,7 +77,7 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path, loss: str = LOSS, s
     if args.steps is not None or setting == "paper":
         overrides["steps"] = args.steps or STEPS
     sets = {**ARCH_SETS, **args.set}
-    config = resolve_config(registry, ARCH, loss, DATASET, overrides, sets, recommended=setting == "toy")
+    config = resolve_config(registry, ARCH, loss, args.dataset, overrides, sets, recommended=setting == "toy")
     trainer = make_trainer(config, registry, out / f"{loss}-{setting}" / f"seed_{seed}", progress=False,
                            echo=lambda _: None)
     metric = registry.metric("modes").factory()
@@ -88,7 +93,7 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path, loss: str = LOSS, s
             print(f"{loss} ({setting}) seed {seed} step {trainer.step}: {scores['modes']:.0f} modes, "
                   f"HQ {scores['hq_percent']:.1f} %, reverse KL {scores['reverse_kl']:.3f}", file=sys.stderr)
     scatter = trainer.save_samples()
-    return {"loss": config.loss, "setting": setting, "seed": seed, "steps": config.steps,
+    return {"loss": config.loss, "dataset": args.dataset, "setting": setting, "seed": seed, "steps": config.steps,
             "optimizer": config.optimizer, "betas": config.betas, "lr": config.lr, "lr_schedule": config.lr_schedule,
             "batch_size": config.batch_size, "latent_dim": config.latent_dim, "n_critic": config.n_critic,
             "loss_options": config.loss_options, "arch_options": config.arch_options, "scatter": str(scatter),
@@ -135,7 +140,8 @@ def comparison_table(results: Sequence[dict[str, Any]]) -> str:
     modes and no lower HQ on average)."""
     import statistics
 
-    head = ["loss", "setting", "settings", "seeds", "modes (of 8)", "HQ %", "reverse KL", "toy >= paper"]
+    modes = MODES[results[0]["dataset"]]
+    head = ["loss", "setting", "settings", "seeds", f"modes (of {modes})", "HQ %", "reverse KL", "toy >= paper"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
@@ -159,6 +165,8 @@ def comparison_table(results: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=sorted(MODES), default=DATASET,
+                        help=f"the toy set (default {DATASET})")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to train (default 0 1 2)")
     parser.add_argument("--loss", nargs="+", default=[LOSS], help=f"losses to train (default {LOSS})")
     parser.add_argument("--setting", nargs="+", choices=SETTINGS, default=["toy"],
@@ -195,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         first = results[0]
         print(f"# {time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {args.threads} thread(s), device "
-              f"{args.device}: {ARCH} {first['arch_options']} on {DATASET}, {first['steps']} steps; "
+              f"{args.device}: {ARCH} {first['arch_options']} on {args.dataset}, {first['steps']} steps; "
               f"{EVAL_SAMPLES} samples, 3-sigma rule")
         for r in {(r["loss"], r["setting"]): r for r in results}.values():
             print(f"# {r['loss']} ({r['setting']}): {describe_setting(r)}, options {r['loss_options']}")
