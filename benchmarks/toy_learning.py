@@ -43,8 +43,6 @@ ARCH, LOSS, DATASET = "mlp", "wgan-gp", "gaussians8"
 #: The toy sets with modes to count, and how many each has.
 MODES = {"gaussians8": 8, "gaussians25": 25}
 SETTINGS = ("toy", "paper")
-#: The step budget of a comparison: gaussians8's recommendation, used for the paper setting too.
-STEPS = 1500
 #: tests/test_learning.py's narrower MLP (the paper's is 4 x 512), so that a run fits a CPU test.
 ARCH_SETS: dict[str, Any] = {"arch.hidden": 128, "arch.layers": 3}
 EVAL_SAMPLES = 2500
@@ -74,9 +72,11 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path, loss: str = LOSS, s
 
     registry = get_registry()
     overrides: dict[str, Any] = {"seed": seed, "device": args.device}
-    if args.steps is not None or setting == "paper":
-        overrides["steps"] = args.steps or STEPS
     sets = {**ARCH_SETS, **args.set}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    elif setting == "paper":  # the same budget as the toy setting: the data set's recommended steps
+        overrides["steps"] = resolve_config(registry, ARCH, loss, args.dataset, overrides, sets, recommended=True).steps
     config = resolve_config(registry, ARCH, loss, args.dataset, overrides, sets, recommended=setting == "toy")
     trainer = make_trainer(config, registry, out / f"{loss}-{setting}" / f"seed_{seed}", progress=False,
                            echo=lambda _: None)
@@ -172,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--setting", nargs="+", choices=SETTINGS, default=["toy"],
                         help="toy: the data set's recommendation for the loss's family; paper: the loss's paper "
                              "settings, same steps (default toy)")
-    parser.add_argument("--steps", type=int, default=None, help=f"generator steps (default: gaussians8's {STEPS})")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="generator steps (default: the data set's recommendation, for both settings)")
     parser.add_argument("--every", type=int, default=250, help="evaluate every N generator steps (default 250)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra setting, as `ganzoo train --set` (e.g. lr_schedule=constant)")
