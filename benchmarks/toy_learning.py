@@ -1,5 +1,5 @@
-"""What a CPU-sized run learns on the 8-Gaussians ring (or the 25-grid): modes captured and % high-quality samples,
-per seed.
+"""What a CPU-sized run learns on the 8-Gaussians ring (or the 25-grid, or the Swiss roll): modes captured and %
+high-quality samples (exact W1 on the Swiss roll), per seed.
 
 ``--loss`` picks the losses (default wgan-gp) and ``--setting`` whether each trains with the data set's
 recommendation for its loss family (``toy``, the default) or with its paper's settings (``paper``: the data set's
@@ -16,8 +16,9 @@ plugin).
 The loop calls ``Trainer.train_step`` as ``Trainer.run`` does; evaluation draws from its own ``torch.Generator``
 and touches neither the trainer's RNG nor torch's global stream, so the figures at the last step are those of
 the test's ``trainer.run()``. ``--dataset gaussians25`` measures the same on the 25-Gaussians grid (the same
-settings: the toy sets share their recommendations). With ``--out DIR`` each seed's run directory keeps the
-final sample scatter (``DIR/seed_N/samples/step_0001500.png``).
+settings: the toy sets share their recommendations), ``--dataset swissroll`` the exact W1 of the same 2,500
+samples to as many real points on the Swiss roll, which has no modes. With ``--out DIR`` each seed's run
+directory keeps the final sample scatter (``DIR/seed_N/samples/step_0001500.png``).
 
 Usage::
 
@@ -26,6 +27,7 @@ Usage::
     python benchmarks/toy_learning.py --seeds 0 --set lr_schedule=constant --steps 2000   # the constant-lr run
     python benchmarks/toy_learning.py --loss minimax non-saturating wgan wgan-gp wgan-lp --setting toy paper
     python benchmarks/toy_learning.py --dataset gaussians25 --loss wgan-gp wgan-lp --setting toy paper
+    python benchmarks/toy_learning.py --dataset swissroll --loss wgan-gp wgan-lp --setting toy paper
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 ARCH, LOSS, DATASET = "mlp", "wgan-gp", "gaussians8"
-#: The toy sets with modes to count, and how many each has.
-MODES = {"gaussians8": 8, "gaussians25": 25}
+#: The toy sets and how many modes each has (None: no modes; scored by exact W1 instead).
+MODES: dict[str, int | None] = {"gaussians8": 8, "gaussians25": 25, "swissroll": None}
 SETTINGS = ("toy", "paper")
 #: tests/test_learning.py's narrower MLP (the paper's is 4 x 512), so that a run fits a CPU test.
 ARCH_SETS: dict[str, Any] = {"arch.hidden": 128, "arch.layers": 3}
@@ -49,8 +51,21 @@ EVAL_SAMPLES = 2500
 EVAL_SEED = 1234
 
 
+def metric_name(dataset: str) -> str:
+    """What scores a toy set: the ``modes`` metric where it has modes, else exact W1 (the ``w1`` metric)."""
+    return "w1" if MODES[dataset] is None else "modes"
+
+
+def describe_scores(scores: dict[str, float]) -> str:
+    """``8 modes, 56.8 % HQ`` or ``W1 0.812``."""
+    if "modes" in scores:
+        return f"{scores['modes']:.0f} modes, {scores['hq_percent']:.1f} % HQ"
+    return f"W1 {scores['w1']:.3f}"
+
+
 def evaluate(trainer: Any, metric: Any) -> dict[str, float]:
-    """The ``modes`` metric on ``EVAL_SAMPLES`` generated points from fixed noise (as tests/test_learning.py)."""
+    """``metric`` (:func:`metric_name`) on ``EVAL_SAMPLES`` generated points from fixed noise (as
+    tests/test_learning.py)."""
     import torch
 
     noise = torch.Generator().manual_seed(EVAL_SEED)
@@ -80,7 +95,7 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path, loss: str = LOSS, s
     config = resolve_config(registry, ARCH, loss, args.dataset, overrides, sets, recommended=setting == "toy")
     trainer = make_trainer(config, registry, out / f"{loss}-{setting}" / f"seed_{seed}", progress=False,
                            echo=lambda _: None)
-    metric = registry.metric("modes").factory()
+    metric = registry.metric(metric_name(args.dataset)).factory()
     evaluations = []
     start = time.perf_counter()
     trainer.generator.train()
@@ -90,8 +105,9 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path, loss: str = LOSS, s
         if trainer.step % args.every == 0 or trainer.step == config.steps:
             scores = evaluate(trainer, metric)
             evaluations.append({"step": trainer.step, "time_s": round(time.perf_counter() - start, 1), **scores})
-            print(f"{loss} ({setting}) seed {seed} step {trainer.step}: {scores['modes']:.0f} modes, "
-                  f"HQ {scores['hq_percent']:.1f} %, reverse KL {scores['reverse_kl']:.3f}", file=sys.stderr)
+            kl = f", reverse KL {scores['reverse_kl']:.3f}" if "reverse_kl" in scores else ""
+            print(f"{loss} ({setting}) seed {seed} step {trainer.step}: {describe_scores(scores)}{kl}",
+                  file=sys.stderr)
     scatter = trainer.save_samples()
     return {"loss": config.loss, "dataset": args.dataset, "setting": setting, "seed": seed, "steps": config.steps,
             "optimizer": config.optimizer, "betas": config.betas, "lr": config.lr, "lr_schedule": config.lr_schedule,
@@ -101,20 +117,22 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path, loss: str = LOSS, s
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:
-    """Markdown: one row per seed, modes (HQ %) at each evaluated step, then the final reverse KL."""
+    """Markdown: one row per seed, modes (HQ %) or W1 at each evaluated step, then the final reverse KL (toy sets
+    with modes)."""
     steps = sorted({e["step"] for r in results for e in r["evaluations"]})
     several = len({(r["loss"], r["setting"]) for r in results}) > 1
-    head = [*(["loss", "setting"] if several else []), "seed", *(f"step {s}" for s in steps), "reverse KL (last)",
-            "train s"]
+    with_modes = MODES[results[0]["dataset"]] is not None
+    head = [*(["loss", "setting"] if several else []), "seed", *(f"step {s}" for s in steps),
+            *(["reverse KL (last)"] if with_modes else []), "train s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in results:
         by_step = {e["step"]: e for e in r["evaluations"]}
         cells = [*([r["loss"], r["setting"]] if several else []), str(r["seed"])]
         for s in steps:
             e = by_step.get(s)
-            cells.append("-" if e is None else f"{e['modes']:.0f} modes, {e['hq_percent']:.1f} % HQ")
+            cells.append("-" if e is None else describe_scores(e))
         last = r["evaluations"][-1]
-        cells += [f"{last['reverse_kl']:.3f}", f"{last['time_s']:.0f}"]
+        cells += [*([f"{last['reverse_kl']:.3f}"] if with_modes else []), f"{last['time_s']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -127,21 +145,23 @@ def describe_setting(r: dict[str, Any]) -> str:
             f"n_critic {r['n_critic']}")
 
 
-def _mean_std(values: Sequence[float]) -> str:
+def _mean_std(values: Sequence[float], digits: int = 1) -> str:
     import statistics
 
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.1f} +- {spread:.1f}"
+    return f"{statistics.fmean(values):.{digits}f} +- {spread:.{digits}f}"
 
 
 def comparison_table(results: Sequence[dict[str, Any]]) -> str:
-    """Markdown: per loss and setting, the settings and the last evaluation's modes / HQ % / reverse KL over seeds
-    (mean +- standard deviation), and whether the toy setting learns at least as well as the paper's (no fewer
-    modes and no lower HQ on average)."""
+    """Markdown: per loss and setting, the settings and the last evaluation over seeds (mean +- standard deviation:
+    modes / HQ % / reverse KL, or W1 on a toy set without modes), and whether the toy setting learns at least as
+    well as the paper's (no fewer modes and no lower HQ on average; or no higher mean W1)."""
     import statistics
 
+    mean = statistics.fmean
     modes = MODES[results[0]["dataset"]]
-    head = ["loss", "setting", "settings", "seeds", f"modes (of {modes})", "HQ %", "reverse KL", "toy >= paper"]
+    scores = [f"modes (of {modes})", "HQ %", "reverse KL"] if modes is not None else ["W1"]
+    head = ["loss", "setting", "settings", "seeds", *scores, "toy >= paper"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
@@ -151,14 +171,19 @@ def comparison_table(results: Sequence[dict[str, Any]]) -> str:
         verdict = ""
         if setting == "toy" and (loss, "paper") in groups:
             paper = [r["evaluations"][-1] for r in groups[(loss, "paper")]]
-            mean = statistics.fmean
-            ok = (mean(e["modes"] for e in last) >= mean(e["modes"] for e in paper)
-                  and mean(e["hq_percent"] for e in last) >= mean(e["hq_percent"] for e in paper))
+            if modes is not None:
+                ok = (mean(e["modes"] for e in last) >= mean(e["modes"] for e in paper)
+                      and mean(e["hq_percent"] for e in last) >= mean(e["hq_percent"] for e in paper))
+            else:
+                ok = mean(e["w1"] for e in last) <= mean(e["w1"] for e in paper)
             verdict = "yes" if ok else "**no**"
-        lines.append("| " + " | ".join([
-            loss, setting, describe_setting(runs[0]), " ".join(str(r["seed"]) for r in runs),
-            _mean_std([e["modes"] for e in last]), _mean_std([e["hq_percent"] for e in last]),
-            f"{statistics.fmean(e['reverse_kl'] for e in last):.2f}", verdict]) + " |")
+        if modes is not None:
+            cells = [_mean_std([e["modes"] for e in last]), _mean_std([e["hq_percent"] for e in last]),
+                     f"{mean(e['reverse_kl'] for e in last):.2f}"]
+        else:
+            cells = [_mean_std([e["w1"] for e in last], digits=3)]
+        lines.append("| " + " | ".join([loss, setting, describe_setting(runs[0]),
+                                         " ".join(str(r["seed"]) for r in runs), *cells, verdict]) + " |")
     return "\n".join(lines)
 
 
