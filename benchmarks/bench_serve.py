@@ -69,7 +69,6 @@ class Result:
     computed: int | None = None
     cpu: float | None = None  # CPU seconds the server (or the floor's process) used for these requests
 
-
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.wall
@@ -321,20 +320,19 @@ def compare(store: object, model: str, args: argparse.Namespace, tmp: Path) -> V
 
 def summary(verdicts: list[Verdict]) -> None:
     """The median, range and count of met targets over repeated comparisons."""
-    def line(label: str, values: list[float], met: int, target: str) -> None:
-        print(f"  {label}: median {statistics.median(values):.2f}x (range {min(values):.2f}x-{max(values):.2f}x), "
-              f"target {target} met in {met} of {len(values)} runs")
+    def line(label: str, values: list[float], target: str = "", met: int = 0) -> None:
+        verdict = f", target {target} met in {met} of {len(values)} runs" if target else ""
+        print(f"  {label}: median {statistics.median(values):.2f}x (range {min(values):.2f}x-{max(values):.2f}x)"
+              f"{verdict}")
 
     print(f"bench_serve over {len(verdicts)} runs:")
     ratios = [v.p95_over_floor for v in verdicts]
-    line("API p95 / floor p50", ratios, sum(r <= TARGET_P95_OVER_FLOOR for r in ratios),
-         f"<= {TARGET_P95_OVER_FLOOR:g}x")
-    over_callers = [v.p95_over_callers for v in verdicts]
-    print(f"  API p95 / p95 of the floor's callers at once: median {statistics.median(over_callers):.2f}x "
-          f"(range {min(over_callers):.2f}x-{max(over_callers):.2f}x)")
+    line("API p95 / floor p50", ratios, f"<= {TARGET_P95_OVER_FLOOR:g}x",
+         sum(r <= TARGET_P95_OVER_FLOOR for r in ratios))
+    line("API p95 / p95 of the floor's callers at once", [v.p95_over_callers for v in verdicts])
     rates = [v.api_over_page for v in verdicts]
-    line("API req/s / page req/s", rates, sum(r >= TARGET_API_OVER_PAGE for r in rates),
-         f">= {TARGET_API_OVER_PAGE:g}x")
+    line("API req/s / page req/s", rates, f">= {TARGET_API_OVER_PAGE:g}x",
+         sum(r >= TARGET_API_OVER_PAGE for r in rates))
     print(f"  errors: {sum(v.errors for v in verdicts)}")
 
 

@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = results[0]
         print(f"# {time.strftime('%Y-%m-%d')}, torch {torch.__version__}, {args.threads} thread(s), device "
               f"{args.device}: {ARCH} {first['arch_options']} on {args.dataset}, {first['steps']} steps; "
-              f"{EVAL_SAMPLES} samples, " + ("3-sigma rule" if MODES[args.dataset] else "exact W1"))
+              f"{EVAL_SAMPLES} samples, " + ("3-sigma rule" if MODES[args.dataset] is not None else "exact W1"))
         for r in {(r["loss"], r["setting"]): r for r in results}.values():
             print(f"# {r['loss']} ({r['setting']}): {describe_setting(r)}, options {r['loss_options']}")
         print(format_table(results))

@@ -40,13 +40,12 @@ def image_grid_png(images: Tensor, nrow: int | None = None) -> bytes:
     images = images.detach().float().cpu().clamp(-1, 1).add(1).div(2)
     channels = images.shape[1]
     nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
-    grid = make_grid(images, nrow=nrow, padding=2)  # one channel is repeated into three
-    pixels = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+    grid = make_grid(images, nrow=nrow, padding=2)
+    pixels = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)  # [H, W, C]
     if channels == 1:
-        pixels = pixels[:1]
-    array = pixels.permute(1, 2, 0).squeeze(2).contiguous().numpy()
+        pixels = pixels[:, :, 0]  # make_grid repeats one channel into three: keep one, a greyscale PNG
     buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="png", compress_level=PNG_COMPRESS_LEVEL)
+    Image.fromarray(pixels.contiguous().numpy()).save(buffer, format="png", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
